@@ -1,0 +1,100 @@
+"""Arrow schemas of the raw landing files: the contract between extract/ and dbt staging.
+
+Every entity's file has its parsed columns followed by the load metadata columns
+(`_source`, `_extracted_at`, `_run_id`, `_payload`). Timestamps are UTC.
+"""
+
+import pyarrow as pa
+
+UTC_TS = pa.timestamp("us", tz="UTC")
+
+LOAD_METADATA = [
+    pa.field("_source", pa.string(), nullable=False),
+    pa.field("_extracted_at", UTC_TS, nullable=False),
+    pa.field("_run_id", pa.string(), nullable=False),
+    pa.field("_payload", pa.string(), nullable=False),
+]
+
+
+def _schema(*fields: pa.Field) -> pa.Schema:
+    return pa.schema([*fields, *LOAD_METADATA])
+
+
+AMOCRM_CUSTOM_FIELD = pa.struct(
+    [
+        ("field_id", pa.int64()),
+        ("field_code", pa.string()),
+        ("field_name", pa.string()),
+        ("values", pa.list_(pa.string())),
+    ]
+)
+AMOCRM_LEAD_CONTACT = pa.struct([("contact_id", pa.int64()), ("is_main", pa.bool_())])
+AMOCRM_PHONE = pa.struct([("value", pa.string()), ("enum_code", pa.string())])
+
+SCHEMAS: dict[tuple[str, str], pa.Schema] = {
+    ("amocrm", "leads"): _schema(
+        pa.field("lead_id", pa.int64(), nullable=False),
+        pa.field("price", pa.int64()),
+        pa.field("pipeline_id", pa.int64()),
+        pa.field("status_id", pa.int64()),
+        pa.field("loss_reason_id", pa.int64()),
+        pa.field("created_at", UTC_TS),
+        pa.field("updated_at", UTC_TS),
+        pa.field("closed_at", UTC_TS),
+        pa.field("is_deleted", pa.bool_()),
+        pa.field("contacts", pa.list_(AMOCRM_LEAD_CONTACT)),
+        pa.field("custom_fields", pa.list_(AMOCRM_CUSTOM_FIELD)),
+    ),
+    ("amocrm", "contacts"): _schema(
+        pa.field("contact_id", pa.int64(), nullable=False),
+        pa.field("created_at", UTC_TS),
+        pa.field("updated_at", UTC_TS),
+        pa.field("is_deleted", pa.bool_()),
+        pa.field("phones", pa.list_(AMOCRM_PHONE)),
+    ),
+    ("amocrm", "status_changes"): _schema(
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("lead_id", pa.int64(), nullable=False),
+        pa.field("created_at", UTC_TS),
+        pa.field("pipeline_id_before", pa.int64()),
+        pa.field("status_id_before", pa.int64()),
+        pa.field("pipeline_id_after", pa.int64()),
+        pa.field("status_id_after", pa.int64()),
+    ),
+    ("amocrm", "statuses"): _schema(
+        pa.field("pipeline_id", pa.int64(), nullable=False),
+        pa.field("pipeline_name", pa.string()),
+        pa.field("pipeline_sort", pa.int64()),
+        pa.field("status_id", pa.int64(), nullable=False),
+        pa.field("status_name", pa.string()),
+        pa.field("status_sort", pa.int64()),
+        pa.field("status_type", pa.int64()),
+    ),
+    ("amocrm", "loss_reasons"): _schema(
+        pa.field("loss_reason_id", pa.int64(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("sort", pa.int64()),
+        pa.field("updated_at", UTC_TS),
+    ),
+    ("yandex_direct", "campaign_stats"): _schema(
+        pa.field("account", pa.string(), nullable=False),
+        pa.field("date", pa.date32(), nullable=False),
+        pa.field("campaign_id", pa.int64(), nullable=False),
+        pa.field("campaign_name", pa.string()),
+        pa.field("impressions", pa.int64()),
+        pa.field("clicks", pa.int64()),
+        pa.field("cost", pa.decimal128(18, 6)),
+        pa.field("currency", pa.string(), nullable=False),
+        pa.field("time_zone", pa.string(), nullable=False),
+        pa.field("includes_vat", pa.bool_(), nullable=False),
+    ),
+}
+
+QUARANTINE = pa.schema(
+    [
+        pa.field("entity", pa.string(), nullable=False),
+        pa.field("record_id", pa.string()),
+        pa.field("reason", pa.string(), nullable=False),
+        *LOAD_METADATA,
+    ]
+)

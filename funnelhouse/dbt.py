@@ -36,7 +36,13 @@ def run_dbt(args: list[str], paths: Paths, target_path: Path | None = None) -> N
     from dbt.cli.main import dbtRunner
 
     paths.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    cli_args = [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    cli_args = [
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+    ]
     if target_path is not None:
         cli_args += ["--target-path", str(target_path)]
     log.info("dbt %s", " ".join(args))

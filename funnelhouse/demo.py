@@ -19,7 +19,9 @@ from funnelhouse import local_airflow
 from funnelhouse.report import print_report
 from funnelhouse.settings import PROJECT_ROOT, Paths
 
-DEMO_LOGICAL_DATE = "2026-07-01T00:00:00+00:00"  # 03:00 Moscow: the night after the sandbox's last day
+DEMO_LOGICAL_DATE = (
+    "2026-07-01T00:00:00+00:00"  # 03:00 Moscow: the night after the sandbox's last day
+)
 SANDBOX_TOKEN = "sandbox-token"  # the sandbox's own fake token, not a secret
 log = logging.getLogger("funnelhouse.demo")
 
@@ -35,9 +37,20 @@ def running_sandbox(seed: int, leads: int, log_path: Path) -> Iterator[dict[str,
     """Start `python -m sandbox serve` on free ports and stop it on exit."""
     ports = {"amocrm": _free_port(), "yandex_direct": _free_port()}
     command = [
-        sys.executable, "-m", "sandbox", "serve", "--seed", str(seed), "--leads", str(leads),
-        "--amocrm-port", str(ports["amocrm"]), "--yandex-port", str(ports["yandex_direct"]),
-        "--token", SANDBOX_TOKEN,
+        sys.executable,
+        "-m",
+        "sandbox",
+        "serve",
+        "--seed",
+        str(seed),
+        "--leads",
+        str(leads),
+        "--amocrm-port",
+        str(ports["amocrm"]),
+        "--yandex-port",
+        str(ports["yandex_direct"]),
+        "--token",
+        SANDBOX_TOKEN,
     ]
     with log_path.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
@@ -49,7 +62,9 @@ def running_sandbox(seed: int, leads: int, log_path: Path) -> Iterator[dict[str,
             process.wait(timeout=30)
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], log_path: Path, timeout: float = 120) -> None:
+def _wait_until_ready(
+    process: subprocess.Popen[bytes], log_path: Path, timeout: float = 120
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if b"sandbox ready" in log_path.read_bytes():
@@ -63,7 +78,10 @@ def _wait_until_ready(process: subprocess.Popen[bytes], log_path: Path, timeout:
 def sandbox_connections(ports: dict[str, int]) -> dict[str, dict[str, object]]:
     return {
         f"funnelhouse_{source}": {
-            "conn_type": "http", "host": "127.0.0.1", "port": port, "schema": "http",
+            "conn_type": "http",
+            "host": "127.0.0.1",
+            "port": port,
+            "schema": "http",
             "password": SANDBOX_TOKEN,
         }
         for source, port in ports.items()
@@ -83,7 +101,9 @@ def main() -> None:
     started = time.monotonic()
     log.info("starting the sandbox APIs (seed %s, %s leads)", args.seed, args.leads)
     with running_sandbox(args.seed, args.leads, logs / "sandbox.log") as ports:
-        env = local_airflow.airflow_environment(PROJECT_ROOT / ".airflow", sandbox_connections(ports))
+        env = local_airflow.airflow_environment(
+            PROJECT_ROOT / ".airflow", sandbox_connections(ports)
+        )
         env.update(paths.dbt_env())
         local_airflow.prepare(env)
         log.info("running DAG funnel_nightly through Airflow")

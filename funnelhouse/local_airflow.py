@@ -44,16 +44,18 @@ def _airflow(args: list[str], env: dict[str, str], log_path: Path | None = None)
     with log_path.open("ab") as out:
         completed = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     if completed.returncode != 0:
-        raise RuntimeError(f"airflow {' '.join(args)} failed (exit {completed.returncode}); "
-                           f"see {log_path}")
+        raise RuntimeError(
+            f"airflow {' '.join(args)} failed (exit {completed.returncode}); see {log_path}"
+        )
 
 
 def prepare(env: dict[str, str]) -> None:
     """Create or upgrade the metadata db and the warehouse-writer pool (both idempotent)."""
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     _airflow(["db", "migrate"], env)
-    _airflow(["pools", "set", WAREHOUSE_POOL, "1", "serializes writes to the DuckDB warehouse"],
-             env)
+    _airflow(
+        ["pools", "set", WAREHOUSE_POOL, "1", "serializes writes to the DuckDB warehouse"], env
+    )
 
 
 def run_dag_once(dag_id: str, logical_date: str, env: dict[str, str], log_path: Path) -> None:

@@ -117,9 +117,7 @@ def _new_phones_query(raw_dir: Path) -> tuple[str, list[list[str]]] | None:
     return sql, params
 
 
-def _validate_batch(
-    phones: list[str], default_region: str, validated_at: datetime
-) -> pa.Table:
+def _validate_batch(phones: list[str], default_region: str, validated_at: datetime) -> pa.Table:
     verdicts = [validate_phone(phone, default_region) for phone in phones]
     return pa.Table.from_pydict(
         {

@@ -37,7 +37,10 @@ def format_table(columns: list[str], rows: list[tuple[object, ...]]) -> str:
     cells = [columns, *[[_format(v) for v in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     lines = [
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
         for row in cells
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -48,7 +51,10 @@ def print_report(paths: Paths) -> None:
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         cursor = con.execute(UNIT_ECONOMICS_BY_SEGMENT)
         columns = [d[0] for d in cursor.description]
-        rows = [tuple(float(v) if hasattr(v, "as_tuple") else v for v in row) for row in cursor.fetchall()]
+        rows = [
+            tuple(float(v) if hasattr(v, "as_tuple") else v for v in row)
+            for row in cursor.fetchall()
+        ]
     print("\nUnit economics per segment, all cohort months (RUB)")
     print(format_table(columns, rows))
     print(f"\nWarehouse: {paths.warehouse}  (BI reads schema 'marts')")

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-
-def run_key(run_id: str) -> str:
-    """A run id made safe as a file name (Airflow run ids contain ':' and '+')."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
+from extract.landing import run_key
 
 
 def _manifest_dir(raw_dir: Path, source: str) -> Path:

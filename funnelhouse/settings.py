@@ -35,7 +35,9 @@ class Paths:
     @classmethod
     def from_env(cls) -> Paths:
         warehouse = Path(
-            os.environ.get("FUNNELHOUSE_WAREHOUSE", PROJECT_ROOT / "warehouse" / "funnelhouse.duckdb")
+            os.environ.get(
+                "FUNNELHOUSE_WAREHOUSE", PROJECT_ROOT / "warehouse" / "funnelhouse.duckdb"
+            )
         ).resolve()
         raw_dir = Path(os.environ.get("FUNNELHOUSE_RAW_DIR", warehouse.parent / "raw")).resolve()
         config = Path(os.environ.get("FUNNELHOUSE_CONFIG", PROJECT_ROOT / "funnelhouse.yml"))
@@ -43,7 +45,10 @@ class Paths:
 
     def dbt_env(self) -> dict[str, str]:
         """The environment the dbt profile reads its paths from."""
-        return {"FUNNELHOUSE_WAREHOUSE": str(self.warehouse), "FUNNELHOUSE_RAW_DIR": str(self.raw_dir)}
+        return {
+            "FUNNELHOUSE_WAREHOUSE": str(self.warehouse),
+            "FUNNELHOUSE_RAW_DIR": str(self.raw_dir),
+        }
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,11 @@ def _enabled_sources(sources: dict[str, dict[str, Any]], path: Path) -> list[Sou
         if not isinstance(start_date, date):
             raise ConfigError(f"{path}: source {name!r}: start_date must be a YYYY-MM-DD date")
         enabled.append(
-            SourceConfig(name=name, conn_id=str(options.pop("conn_id")), start_date=start_date,
-                         options=options)
+            SourceConfig(
+                name=name,
+                conn_id=str(options.pop("conn_id")),
+                start_date=start_date,
+                options=options,
+            )
         )
     return enabled

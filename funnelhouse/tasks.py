@@ -43,7 +43,10 @@ def extract_source(
         window = crm_full_history(source.start_date, data_interval_end)
         log.info("amocrm: reading records updated in [%s, %s)", window.start, window.end)
         counts = extract_amocrm(
-            connection, landing, updated_from=window.start, updated_to=window.end,
+            connection,
+            landing,
+            updated_from=window.start,
+            updated_to=window.end,
             page_size=int(source.options.get("page_size", 250)),
         )
         details: dict[str, Any] = {"updated_from": window.start, "updated_to": window.end}
@@ -58,9 +61,14 @@ def extract_source(
         )
         log.info("yandex_direct: reading report days %s .. %s", days.first, days.last)
         counts = extract_yandex_direct(
-            connection, landing, date_from=days.first, date_to=days.last,
-            client_login=str(options["client_login"]), currency=str(options["currency"]),
-            time_zone=str(options["time_zone"]), include_vat=bool(options.get("include_vat", False)),
+            connection,
+            landing,
+            date_from=days.first,
+            date_to=days.last,
+            client_login=str(options["client_login"]),
+            currency=str(options["currency"]),
+            time_zone=str(options["time_zone"]),
+            include_vat=bool(options.get("include_vat", False)),
         )
         details = {"date_from": days.first, "date_to": days.last}
     else:

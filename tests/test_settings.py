@@ -20,11 +20,16 @@ def test_shipped_config_enables_amocrm_and_yandex() -> None:
 
 
 def test_disabled_source_is_left_out(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, """
+    config = load_config(
+        write(
+            tmp_path,
+            """
 sources:
   amocrm: {enabled: false, conn_id: a, start_date: 2026-01-01}
   yandex_direct: {conn_id: y, start_date: 2026-01-01}
-"""))
+""",
+        )
+    )
     assert [s.name for s in config.sources] == ["yandex_direct"]
     with pytest.raises(ConfigError, match="not enabled"):
         config.source("amocrm")
@@ -33,7 +38,10 @@ sources:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("sources: {salesforce: {conn_id: x, start_date: 2026-01-01}}", "unknown source 'salesforce'"),
+        (
+            "sources: {salesforce: {conn_id: x, start_date: 2026-01-01}}",
+            "unknown source 'salesforce'",
+        ),
         ("sources: {amocrm: {start_date: 2026-01-01}}", "needs 'conn_id'"),
         ("sources: {amocrm: {conn_id: x, start_date: yesterday}}", "start_date must be"),
     ],
@@ -43,7 +51,9 @@ def test_config_errors_name_the_source_and_key(tmp_path: Path, text: str, messag
         load_config(write(tmp_path, text))
 
 
-def test_warehouse_path_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_warehouse_path_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("FUNNELHOUSE_WAREHOUSE", str(tmp_path / "w" / "x.duckdb"))
     monkeypatch.delenv("FUNNELHOUSE_RAW_DIR", raising=False)
     paths = Paths.from_env()
@@ -59,5 +69,7 @@ def test_warehouse_path_comes_from_the_environment(monkeypatch: pytest.MonkeyPat
         ("api.direct.yandex.com", None, None, "https://api.direct.yandex.com"),
     ],
 )
-def test_connection_host_becomes_a_base_url(host: str, port: int | None, schema: str | None, url: str) -> None:
+def test_connection_host_becomes_a_base_url(
+    host: str, port: int | None, schema: str | None, url: str
+) -> None:
     assert base_url(host, port, schema) == url

@@ -19,14 +19,22 @@ def test_lookback_counts_back_from_the_interval_end_in_the_account_zone() -> Non
 def test_account_zone_decides_the_last_day() -> None:
     # 23:30 UTC on June 30 is already July 1 in Moscow, still June 30 in New York.
     end = datetime(2026, 6, 30, 23, 30, tzinfo=UTC)
-    assert ad_report_days(end, "Europe/Moscow", 1, date(2026, 1, 1), False).last == date(2026, 6, 30)
-    assert ad_report_days(end, "America/New_York", 1, date(2026, 1, 1), False).last == date(2026, 6, 29)
+    assert ad_report_days(end, "Europe/Moscow", 1, date(2026, 1, 1), False).last == date(
+        2026, 6, 30
+    )
+    assert ad_report_days(end, "America/New_York", 1, date(2026, 1, 1), False).last == date(
+        2026, 6, 29
+    )
 
 
 def test_first_run_reads_the_whole_history_and_lookback_never_precedes_start() -> None:
     end = datetime(2026, 1, 3, 3, tzinfo=MOSCOW)
-    assert ad_report_days(end, "Europe/Moscow", 3, date(2025, 12, 1), True).first == date(2025, 12, 1)
-    assert ad_report_days(end, "Europe/Moscow", 30, date(2026, 1, 1), False).first == date(2026, 1, 1)
+    assert ad_report_days(end, "Europe/Moscow", 3, date(2025, 12, 1), True).first == date(
+        2025, 12, 1
+    )
+    assert ad_report_days(end, "Europe/Moscow", 30, date(2026, 1, 1), False).first == date(
+        2026, 1, 1
+    )
 
 
 def test_bad_windows_are_refused() -> None:

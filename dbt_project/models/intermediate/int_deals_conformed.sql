@@ -1,0 +1,2 @@
+{#- Every CRM's deals in one canonical shape (see int_leads_conformed). -#}
+select * from {{ ref("int_amocrm__deals_conformed") }}

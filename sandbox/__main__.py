@@ -1,0 +1,102 @@
+"""`python -m sandbox serve|describe`: run the sandbox servers or summarise the reference case."""
+
+import argparse
+import signal
+import sys
+import threading
+from collections import Counter
+from collections.abc import Sequence
+
+from sandbox.amocrm import start_amocrm
+from sandbox.generator import Dataset, generate
+from sandbox.yandex_direct import start_yandex_direct
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve amoCRM and Yandex Direct until stopped")
+    _data_options(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--amocrm-port", type=int, default=8701, help="0 picks a free port")
+    serve.add_argument("--yandex-port", type=int, default=8702, help="0 picks a free port")
+    serve.add_argument("--token", default="sandbox-token", help="the Bearer token to accept")
+    serve.add_argument("--polls-before-ready", type=int, default=2)
+    serve.add_argument("--retry-in", type=int, default=1, help="retryIn seconds for reports")
+    serve.set_defaults(run=_serve)
+    describe = commands.add_parser("describe", help="summarise the reference case")
+    _data_options(describe)
+    describe.set_defaults(run=_describe)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--leads", type=int, default=3000, help="number of leads to generate")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    dataset = generate(seed=args.seed, n_leads=args.leads)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    amocrm = start_amocrm(dataset, host=args.host, port=args.amocrm_port, token=args.token)
+    with (
+        amocrm,
+        start_yandex_direct(
+            dataset,
+            host=args.host,
+            port=args.yandex_port,
+            token=args.token,
+            polls_before_ready=args.polls_before_ready,
+            retry_in_seconds=args.retry_in,
+        ) as yandex,
+    ):
+        print(f"amocrm {amocrm.url}", flush=True)
+        print(f"yandex_direct {yandex.url}", flush=True)
+        print("sandbox ready", flush=True)
+        stop.wait()
+    print("sandbox stopped", flush=True)
+    return 0
+
+
+def _describe(args: argparse.Namespace) -> int:
+    for line in describe(generate(seed=args.seed, n_leads=args.leads)):
+        print(line)
+    return 0
+
+
+def describe(dataset: Dataset) -> list[str]:
+    """A short summary of the reference case, over the leads that are not deleted."""
+    live = [truth for truth in dataset.truth.values() if not truth.is_deleted]
+    leads = Counter(truth.segment for truth in live)
+    won = Counter(truth.segment for truth in live if truth.outcome == "won")
+    revenue = Counter()
+    for truth in live:
+        revenue[truth.segment] += truth.won_amount
+    total_revenue = sum(revenue.values())
+    private = [truth for truth in live if truth.segment == "private"]
+    invalid = sum(truth.phone_kind == "invalid" for truth in private)
+    duplicates = sum(truth.phone_kind == "duplicate" for truth in private)
+    spend = sum(row["Cost"] for row in dataset.ad_stats) / 1_000_000
+    lines = [
+        f"seed {dataset.seed}: {len(dataset.truth)} leads created 2026-01-01..2026-06-30, "
+        f"{len(dataset.truth) - len(live)} of them deleted",
+        f"{'segment':<10} {'leads':>6} {'won':>5} {'revenue, RUB':>14} {'share':>6}",
+    ]
+    for segment, count in leads.most_common():
+        share = revenue[segment] / total_revenue if total_revenue else 0.0
+        lines.append(
+            f"{segment:<10} {count:>6} {won[segment]:>5} {revenue[segment]:>14,} {share:>6.1%}"
+        )
+    lines += [
+        f"private leads: {invalid / len(private):.1%} invalid phones, "
+        f"{duplicates / len(private):.1%} duplicate phones",
+        f"Yandex Direct: {len(dataset.campaigns)} campaigns, {spend:,.2f} RUB spent net of VAT",
+    ]
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())

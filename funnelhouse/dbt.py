@@ -1,59 +1,60 @@
-"""Running dbt in-process against the project's warehouse."""
+"""Running dbt against the project's warehouse.
+
+dbt runs in its own process: dbt-duckdb keeps its DuckDB connection open for the life of
+the process, which would block the next task that opens the file when Airflow runs tasks
+in one process (`airflow dags test`).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import subprocess
+import sys
 from pathlib import Path
 
 from funnelhouse.settings import DBT_PROJECT_DIR, Paths
 
 log = logging.getLogger(__name__)
+FAILED_STATUSES = {"error", "fail", "runtime error"}
 
 
 class DbtError(RuntimeError):
     """A dbt command failed; the message names the failing nodes."""
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def run_dbt(args: list[str], paths: Paths, target_path: Path | None = None) -> None:
-    """Run one dbt command; raise DbtError naming every node that did not succeed."""
-    from dbt.cli.main import dbtRunner
-
+    """Run one dbt command, its output streamed to the log; raise DbtError naming failed nodes."""
+    target_path = target_path or DBT_PROJECT_DIR / "target"
     paths.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    cli_args = [
-        *args,
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-    ]
-    if target_path is not None:
-        cli_args += ["--target-path", str(target_path)]
+    command = [
+        str(Path(sys.executable).with_name("dbt")), *args,
+        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(target_path),
+    ]  # fmt: skip
+    env = {**os.environ, **paths.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+    # A stale results file would name the previous run's failures.
+    (target_path / "run_results.json").unlink(missing_ok=True)
     log.info("dbt %s", " ".join(args))
-    with _environment(paths.dbt_env()):
-        result = dbtRunner().invoke(cli_args)
-    if result.success:
-        return
-    failures = [
-        f"{r.node.unique_id}: {r.status} {r.message or ''}".strip()
-        for r in getattr(result.result, "results", [])
-        if str(r.status) in ("error", "fail", "runtime error")
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.info("dbt | %s", line.rstrip())
+    if process.returncode != 0:
+        raise DbtError(f"dbt {' '.join(args)} failed: {_failed_nodes(target_path)}")
+
+
+def _failed_nodes(target_path: Path) -> str:
+    try:
+        results = json.loads((target_path / "run_results.json").read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return "no run results were written; see the dbt output above"
+    failed = [
+        f"{r['unique_id']} ({r['status']}: {(r.get('message') or '').strip()})"
+        for r in results
+        if r.get("status") in FAILED_STATUSES
     ]
-    detail = "; ".join(failures) if failures else repr(result.exception)
-    raise DbtError(f"dbt {' '.join(args)} failed: {detail}")
+    return "; ".join(failed) or "see the dbt output above"

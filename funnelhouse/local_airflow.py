@@ -41,7 +41,7 @@ def _airflow(args: list[str], env: dict[str, str], log_path: Path | None = None)
     if log_path is None:
         subprocess.run(command, env=env, check=True, capture_output=True)
         return
-    with log_path.open("ab") as out:
+    with log_path.open("wb") as out:
         completed = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     if completed.returncode != 0:
         raise RuntimeError(
@@ -59,6 +59,6 @@ def prepare(env: dict[str, str]) -> None:
 
 
 def run_dag_once(dag_id: str, logical_date: str, env: dict[str, str], log_path: Path) -> None:
-    """Run one DAG run in-process (`airflow dags test`), its output appended to log_path."""
+    """Run one DAG run in-process (`airflow dags test`), its output written to log_path."""
     log.info("running %s for %s (log: %s)", dag_id, logical_date, log_path)
     _airflow(["dags", "test", dag_id, logical_date], env, log_path)

@@ -12,6 +12,7 @@ select
     stage_events.pipeline_id,
     stage_events.status_id,
     stage_events.entered_at,
+    stage_events.is_initial_status,
     coalesce(stage_mapping.funnel_stage, 'unmapped') as funnel_stage,
     funnel_stages.stage_order
 from stage_events

@@ -32,7 +32,8 @@ initial_statuses as (
             when earliest_changes.lead_id is null then leads.status_id
             else earliest_changes.status_id_before
         end as status_id,
-        leads.created_at as entered_at
+        leads.created_at as entered_at,
+        true as is_initial_status
     from leads
     left join earliest_changes
         on leads.lead_id = earliest_changes.lead_id
@@ -45,7 +46,8 @@ changed_statuses as (
         status_changes.lead_id,
         status_changes.pipeline_id_after as pipeline_id,
         status_changes.status_id_after as status_id,
-        status_changes.created_at as entered_at
+        status_changes.created_at as entered_at,
+        false as is_initial_status
     from status_changes
     inner join leads on status_changes.lead_id = leads.lead_id
 ),
@@ -62,5 +64,6 @@ select
     'amocrm' as source,
     {{ dbt.cast("pipeline_id", dbt.type_string()) }} as pipeline_id,
     {{ dbt.cast("status_id", dbt.type_string()) }} as status_id,
-    entered_at
+    entered_at,
+    is_initial_status
 from stage_events

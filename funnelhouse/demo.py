@@ -33,25 +33,16 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_sandbox(seed: int, leads: int, log_path: Path) -> Iterator[dict[str, int]]:
+def running_sandbox(
+    seed: int, leads: int, log_path: Path, token: str = SANDBOX_TOKEN
+) -> Iterator[dict[str, int]]:
     """Start `python -m sandbox serve` on free ports and stop it on exit."""
     ports = {"amocrm": _free_port(), "yandex_direct": _free_port()}
     command = [
-        sys.executable,
-        "-m",
-        "sandbox",
-        "serve",
-        "--seed",
-        str(seed),
-        "--leads",
-        str(leads),
-        "--amocrm-port",
-        str(ports["amocrm"]),
-        "--yandex-port",
-        str(ports["yandex_direct"]),
-        "--token",
-        SANDBOX_TOKEN,
-    ]
+        sys.executable, "-m", "sandbox", "serve", "--seed", str(seed), "--leads", str(leads),
+        "--amocrm-port", str(ports["amocrm"]), "--yandex-port", str(ports["yandex_direct"]),
+        "--token", token,
+    ]  # fmt: skip
     with log_path.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         try:
@@ -75,14 +66,16 @@ def _wait_until_ready(
     raise RuntimeError(f"the sandbox did not start within {timeout:.0f}s; see {log_path}")
 
 
-def sandbox_connections(ports: dict[str, int]) -> dict[str, dict[str, object]]:
+def sandbox_connections(
+    ports: dict[str, int], token: str = SANDBOX_TOKEN
+) -> dict[str, dict[str, object]]:
     return {
         f"funnelhouse_{source}": {
             "conn_type": "http",
             "host": "127.0.0.1",
             "port": port,
             "schema": "http",
-            "password": SANDBOX_TOKEN,
+            "password": token,
         }
         for source, port in ports.items()
     }

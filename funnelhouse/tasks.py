@@ -80,6 +80,7 @@ def extract_source(
 
 def refresh_phones(paths: Paths | None = None) -> int:
     paths = paths or Paths.from_env()
+    paths.warehouse.parent.mkdir(parents=True, exist_ok=True)  # the night's first warehouse write
     return refresh_phone_numbers(paths.warehouse, paths.raw_dir)
 
 

@@ -42,8 +42,55 @@
 {%- endmacro %}
 
 
-{#- A double-precision float: dbt.type_float() is a 4-byte REAL on DuckDB, too coarse for
-    money. The standard SQL name works on DuckDB and Postgres alike. -#}
+{#- A double-precision float for ratios and durations (money is type_money()):
+    dbt.type_float() is a 4-byte REAL on DuckDB. The standard SQL name works on DuckDB and
+    Postgres alike. -#}
 {% macro type_double() -%}
     double precision
+{%- endmacro %}
+
+
+{#- Seconds from one timestamp with time zone to another, as a float: the exact elapsed
+    time, whatever the session time zone (dbt.datediff on DuckDB casts to local wall-clock
+    time first, which gains or loses an hour across a daylight-saving change). -#}
+{% macro seconds_between(start_tz, end_tz) -%}
+    {{ return(adapter.dispatch("seconds_between", "funnelhouse")(start_tz, end_tz)) }}
+{%- endmacro %}
+
+{% macro duckdb__seconds_between(start_tz, end_tz) -%}
+    (epoch({{ end_tz }}) - epoch({{ start_tz }}))
+{%- endmacro %}
+
+{% macro postgres__seconds_between(start_tz, end_tz) -%}
+    extract(epoch from ({{ end_tz }} - {{ start_tz }}))
+{%- endmacro %}
+
+
+{#- An integer type wide enough for money in micro-units multiplied by a rate or a lead
+    count (exact arithmetic, see macros/money.sql). -#}
+{% macro type_wide_integer() -%}
+    {{ return(adapter.dispatch("type_wide_integer", "funnelhouse")()) }}
+{%- endmacro %}
+
+{% macro duckdb__type_wide_integer() -%}
+    hugeint
+{%- endmacro %}
+
+{% macro postgres__type_wide_integer() -%}
+    numeric(38, 0)
+{%- endmacro %}
+
+
+{#- Integer division truncated toward zero, exact for type_wide_integer() operands
+    (DuckDB's `/` and decimal `//` return a float). -#}
+{% macro integer_divide(numerator, denominator) -%}
+    {{ return(adapter.dispatch("integer_divide", "funnelhouse")(numerator, denominator)) }}
+{%- endmacro %}
+
+{% macro duckdb__integer_divide(numerator, denominator) -%}
+    (cast({{ numerator }} as hugeint) // cast({{ denominator }} as hugeint))
+{%- endmacro %}
+
+{% macro postgres__integer_divide(numerator, denominator) -%}
+    div(cast({{ numerator }} as numeric), cast({{ denominator }} as numeric))
 {%- endmacro %}

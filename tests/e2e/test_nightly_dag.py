@@ -1,0 +1,132 @@
+"""The nightly DAG through Airflow against the sandbox, checked against what the sandbox planted.
+
+Expected values come from the generator's ground truth (`Dataset.truth`, `ad_stats`), never
+from the pipeline under test. Two runs of the same logical date must give identical marts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from funnelhouse import local_airflow
+from funnelhouse.demo import DEMO_LOGICAL_DATE, running_sandbox, sandbox_connections
+from sandbox.generator import Dataset, generate
+
+pytestmark = pytest.mark.e2e
+
+SEED, LEADS = 7, 1200
+# A token no test data contains, so finding it in a log means it leaked.
+TOKEN = "e2e-token-7c1d9f0b2a"
+
+
+@dataclass
+class NightlyRuns:
+    warehouse: Path
+    logs: list[str]
+    marts_after_each_run: list[list[tuple[object, ...]]]
+
+
+def _mart_rows(warehouse: Path) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("select * from marts.mart_unit_economics order by all").fetchall()
+
+
+@pytest.fixture(scope="module")
+def dataset() -> Dataset:
+    return generate(seed=SEED, n_leads=LEADS)
+
+
+@pytest.fixture(scope="module")
+def nightly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NightlyRuns]:
+    root = tmp_path_factory.mktemp("e2e")
+    warehouse = root / "warehouse" / "funnelhouse.duckdb"
+    runs = NightlyRuns(warehouse=warehouse, logs=[], marts_after_each_run=[])
+    with running_sandbox(SEED, LEADS, root / "sandbox.log", token=TOKEN) as ports:
+        env = local_airflow.airflow_environment(root / "airflow", sandbox_connections(ports, TOKEN))
+        env["FUNNELHOUSE_WAREHOUSE"] = str(warehouse)
+        env["FUNNELHOUSE_RAW_DIR"] = str(root / "raw")
+        local_airflow.prepare(env)
+        for attempt in (1, 2):
+            log_path = root / f"dag-run-{attempt}.log"
+            local_airflow.run_dag_once("funnel_nightly", DEMO_LOGICAL_DATE, env, log_path)
+            runs.logs.append(log_path.read_text(encoding="utf-8", errors="replace"))
+            runs.marts_after_each_run.append(_mart_rows(warehouse))
+    yield runs
+
+
+def _grand_total(con: duckdb.DuckDBPyConnection, segment: str, column: str) -> Decimal:
+    value = con.execute(
+        f"select sum({column}) from marts.mart_unit_economics"
+        " where channel = 'all' and segment = ?",
+        [segment],
+    ).fetchone()[0]
+    return Decimal(str(value or 0))
+
+
+def test_every_live_lead_of_each_segment_reaches_the_mart(
+    nightly: NightlyRuns, dataset: Dataset
+) -> None:
+    live = [t for t in dataset.truth.values() if not t.is_deleted]
+    with duckdb.connect(str(nightly.warehouse), read_only=True) as con:
+        assert _grand_total(con, "all", "leads") == len(live)
+        for segment in ("dealer", "developer", "private", "unknown"):
+            expected = sum(1 for t in live if t.segment == segment)
+            assert _grand_total(con, segment, "leads") == expected, segment
+
+
+def test_private_buyers_are_most_leads_but_dealers_bring_the_revenue(
+    nightly: NightlyRuns, dataset: Dataset
+) -> None:
+    live = [t for t in dataset.truth.values() if not t.is_deleted]
+    planted_revenue = {
+        segment: sum(t.won_amount for t in live if t.segment == segment)
+        for segment in ("dealer", "private")
+    }
+    with duckdb.connect(str(nightly.warehouse), read_only=True) as con:
+        total_leads = _grand_total(con, "all", "leads")
+        total_revenue = _grand_total(con, "all", "revenue")
+        assert _grand_total(con, "private", "leads") / total_leads > Decimal("0.5")
+        for segment, revenue in planted_revenue.items():
+            assert _grand_total(con, segment, "revenue") == revenue, segment
+        assert _grand_total(con, "dealer", "revenue") / total_revenue > Decimal("0.8")
+        assert _grand_total(con, "private", "revenue") / total_revenue < Decimal("0.1")
+
+
+def test_all_ad_spend_of_the_sandbox_is_in_the_mart(nightly: NightlyRuns, dataset: Dataset) -> None:
+    planted = sum(Decimal(row["Cost"]) for row in dataset.ad_stats) / 1_000_000
+    with duckdb.connect(str(nightly.warehouse), read_only=True) as con:
+        assert _grand_total(con, "all", "spend") == planted
+
+
+def test_quality_gate_sees_the_planted_share_of_invalid_phones(
+    nightly: NightlyRuns, dataset: Dataset
+) -> None:
+    live = [t for t in dataset.truth.values() if not t.is_deleted]
+    planted_valid = sum(1 for t in live if t.phone_kind in ("valid", "duplicate")) / len(live)
+    with duckdb.connect(str(nightly.warehouse), read_only=True) as con:
+        observed = con.execute(
+            "select observed_value, status from quality.check_results"
+            " where check_name = 'valid_phone_share' and scope = 'all'"
+            " order by checked_at desc limit 1"
+        ).fetchone()
+    assert observed is not None
+    assert observed[0] == pytest.approx(planted_valid, abs=1e-9)
+    assert observed[1] == "pass"
+
+
+def test_a_second_run_of_the_same_night_changes_no_mart_row(nightly: NightlyRuns) -> None:
+    first, second = nightly.marts_after_each_run
+    assert first, "the first run built an empty mart"
+    assert second == first
+
+
+def test_the_token_never_reaches_a_log(nightly: NightlyRuns) -> None:
+    for log in nightly.logs:
+        assert "Task instance state updated" in log  # the log is the task log, not empty
+        assert TOKEN not in log

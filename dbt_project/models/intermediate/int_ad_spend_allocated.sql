@@ -1,7 +1,10 @@
 {#- Ad spend of each campaign-month spread over segments in proportion to the campaign's
-    leads of that cohort month (deleted and ambiguous leads take no share). A
-    campaign-month with cost and no lead keeps its cost under segment `no_leads`. The
-    channel is the campaign's platform; the month is the report date's month. -#}
+    leads of that cohort month (deleted and ambiguous leads take no share), exactly: the
+    segments' parts add up to the campaign-month's spend to the micro-unit (see
+    allocate_proportionally). A campaign-month with cost and no lead keeps its cost under
+    segment `no_leads`. The channel is the campaign's platform; the month is the report
+    date's month. A day without an exchange rate has spend NULL: the month's sum skips it
+    and the quality gate flags it. -#}
 with campaign_months as (
     select
         platform,
@@ -25,24 +28,52 @@ campaign_segment_leads as (
     group by 1, 2, 3, 4
 ),
 
-campaign_leads as (
+campaign_month_segments as (
     select
-        campaign_segment_leads.*,
-        sum(leads) over (partition by platform, campaign_id, cohort_month) as campaign_month_leads
-    from campaign_segment_leads
+        campaign_months.platform,
+        campaign_months.campaign_id,
+        campaign_months.spend_month,
+        campaign_months.spend,
+        campaign_segment_leads.segment,
+        campaign_segment_leads.leads
+    from campaign_months
+    inner join campaign_segment_leads
+        on campaign_months.platform = campaign_segment_leads.platform
+        and campaign_months.campaign_id = campaign_segment_leads.campaign_id
+        and campaign_months.spend_month = campaign_segment_leads.cohort_month
+),
+
+allocated as (
+    {{ allocate_proportionally(
+        "campaign_month_segments",
+        group_by=["platform", "campaign_id", "spend_month"],
+        amount="spend",
+        weight="leads",
+        tie_breakers=["segment"],
+    ) }}
 )
 
 select
+    spend_month as cohort_month,
+    segment,
+    platform as channel,
+    campaign_id,
+    allocated as spend
+from allocated
+
+union all
+
+select
     campaign_months.spend_month as cohort_month,
-    coalesce(campaign_leads.segment, 'no_leads') as segment,
+    'no_leads' as segment,
     campaign_months.platform as channel,
     campaign_months.campaign_id,
-    case
-        when campaign_leads.segment is null then campaign_months.spend
-        else campaign_months.spend * campaign_leads.leads / campaign_leads.campaign_month_leads
-    end as spend
+    campaign_months.spend
 from campaign_months
-left join campaign_leads
-    on campaign_months.platform = campaign_leads.platform
-    and campaign_months.campaign_id = campaign_leads.campaign_id
-    and campaign_months.spend_month = campaign_leads.cohort_month
+where not exists (
+    select 1
+    from campaign_month_segments
+    where campaign_month_segments.platform = campaign_months.platform
+        and campaign_month_segments.campaign_id = campaign_months.campaign_id
+        and campaign_month_segments.spend_month = campaign_months.spend_month
+)

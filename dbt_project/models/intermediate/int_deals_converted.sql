@@ -46,7 +46,7 @@ select
     lead_created_at,
     case
         when status = 'won'
-            then {{ dbt.datediff("lead_created_at", "closed_at", "second") }} / 86400.0
+            then {{ seconds_between("lead_created_at", "closed_at") }} / 86400
     end as days_to_won,
     loss_reason,
     case

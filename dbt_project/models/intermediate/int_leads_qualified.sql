@@ -20,7 +20,7 @@ rule_params as (
         max(
             case
                 when rule = 'min_order_value'
-                    then cast({{ json_text("params", "threshold") }} as {{ type_double() }})
+                    then cast({{ json_text("params", "threshold") }} as {{ type_money() }})
             end
         ) as min_order_value,
         max(
@@ -69,7 +69,7 @@ duplicates as (
                 )
             )
         )
-        and {{ dbt.datediff("earlier.created_at", "later.created_at", "second") }}
+        and {{ seconds_between("earlier.created_at", "later.created_at") }}
             <= coalesce(rule_params.duplicate_window_days, 30) * 86400
 ),
 

@@ -100,7 +100,7 @@ rule_results as (
     left join duplicates on leads.lead_id = duplicates.lead_id
 ),
 
-{%- set rule_types = ["valid_phone", "focus_segment", "min_order_value", "not_duplicate"] %}
+{%- set rule_types = qualification_rule_types() %}
 
 results_by_rule as (
     {%- for rule_type in rule_types %}

@@ -1,16 +1,20 @@
-"""Nightly refresh: extract every enabled source, validate phones, build dbt, run the gate.
+"""Nightly refresh: extract every enabled source, validate phones, build dbt, run the
+quality gate, publish.
 
 Extract tasks only write Parquet files and run in parallel; the tasks that write the
-warehouse share the one-slot pool, so DuckDB never sees two writers.
+warehouse share the one-slot pool, so DuckDB never sees two writers. `publish` runs after
+every run, whatever failed before it: it publishes mart_data_quality always and the
+business marts only when the gate passed. Every task alerts on failure (task-level
+callbacks: DAG-level ones have been reported not to fire in Airflow 3.1).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
+from airflow.sdk import CronTriggerTimetable, TriggerRule, dag, get_current_context, task
 
-from funnelhouse import tasks
+from funnelhouse import alerts, tasks
 from funnelhouse.settings import WAREHOUSE_POOL, load_config
 
 CONFIG = load_config()
@@ -26,6 +30,7 @@ CONFIG = load_config()
     max_active_runs=1,
     tags=["funnelhouse"],
     doc_md=__doc__,
+    default_args={"on_failure_callback": alerts.notify_failure},
 )
 def funnel_nightly() -> None:
     @task(
@@ -55,8 +60,18 @@ def funnel_nightly() -> None:
     def quality_gate() -> str:
         return tasks.quality_gate(run_id=get_current_context()["run_id"])
 
+    @task(pool=WAREHOUSE_POOL, trigger_rule=TriggerRule.ALL_DONE)
+    def publish() -> str:
+        context = get_current_context()
+        run_id = context["run_id"]
+        states = context["ti"].get_task_states(
+            dag_id=context["dag"].dag_id, task_ids=["quality_gate"], run_ids=[run_id]
+        )
+        gate_state = states.get(run_id, {}).get("quality_gate")
+        return tasks.publish_marts(run_id=run_id, gate_state=gate_state)
+
     extracted = extract.expand(source_name=[source.name for source in CONFIG.sources])
-    extracted >> validate_phones() >> dbt_build() >> quality_gate()
+    extracted >> validate_phones() >> dbt_build() >> quality_gate() >> publish()
 
 
 funnel_nightly()

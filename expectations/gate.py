@@ -1,13 +1,15 @@
-"""The quality gate: judge warehouse measurements with Great Expectations, record, block.
+"""The quality gate: measure with SQL, judge with Great Expectations, record, block.
 
-GX 1.x has no DuckDB data source, so each check's SQL (expectations/checks.py) runs on a
-read-only connection and returns a small frame of per-scope measurements, which GX then
-validates in an ephemeral context. The verdicts are appended to `quality.check_results`
-through a separate read-write connection, and a failed critical check raises
-`QualityGateFailed` so that nothing is published.
+Each check's measurement (raw.py, staging.py, marts.py) runs on one read-only connection
+and returns a few rows per check; GX validates them suite by suite (validation.py) and
+builds the run's Data Docs. The verdicts replace the run's rows in `quality.check_results`
+(through a separate read-write connection, opened after the read-only one is closed), and
+a failed critical check raises `QualityGateFailed`, so the business marts stay unpublished.
 """
 
 import logging
+import os
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,24 +20,23 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from expectations.checks import (
-    CHECKS,
-    DEFAULT_THRESHOLDS,
-    LEADS_MODEL,
-    Bound,
-    Check,
-    Severity,
-    Threshold,
-    load_thresholds,
-)
+from expectations.checks import Bound, Check, Layer, MeasureContext, Severity
+from expectations.raw import landed_entities
+from expectations.suites import ALL_CHECKS, SUITES
+from expectations.thresholds import Threshold, load_thresholds
+from expectations.validation import validate
+from extract.landing import run_key
 
 log = logging.getLogger(__name__)
 
 # A check with its measurement frame: one row per scope.
 Measurement = tuple[Check, pd.DataFrame]
 
+DATA_DOCS_ENV = "FUNNELHOUSE_DATA_DOCS_DIR"
+DATA_DOCS_KEEP_RUNS = 30
+QUARANTINE_CHECK = "quarantined_records"
 RESULTS_TABLE = "quality.check_results"
-_CREATE_RESULTS_TABLE = f"""
+_RESULTS_DDL = f"""
 CREATE SCHEMA IF NOT EXISTS quality;
 CREATE TABLE IF NOT EXISTS {RESULTS_TABLE} (
     run_id VARCHAR NOT NULL,
@@ -66,7 +67,6 @@ _RESULTS_SCHEMA = pa.schema(
 )
 # Columns of a measurement frame that are not details.
 _MEASURE_COLUMNS = ("scope", "observed_value")
-_RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": ["scope"]}
 
 
 class Status(StrEnum):
@@ -75,13 +75,16 @@ class Status(StrEnum):
     WARN = "warn"  # a warning check failed
 
 
+_STATUS_RANK = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """One check x scope verdict: a row of quality.check_results (plus its bound)."""
 
     run_id: str
     checked_at: datetime
-    layer: str
+    layer: str  # a Layer; plain text in rows recorded by earlier versions
     check_name: str
     scope: str
     observed_value: float | None
@@ -94,7 +97,7 @@ class CheckResult:
     def describe(self) -> str:
         verdict = "passed" if self.status is Status.PASS else "failed"
         if self.observed_value is None:
-            observed = "nothing (no rows to measure)"
+            observed = "nothing (no rows to measure, or the measurement failed)"
         else:
             passed = self.status is Status.PASS
             operator = {Bound.MIN: (">=", "<"), Bound.MAX: ("<=", ">")}[self.bound][not passed]
@@ -112,6 +115,7 @@ class CheckResult:
 class GateResult:
     run_id: str
     rows: list[CheckResult]
+    data_docs: Path
 
     @property
     def failures(self) -> list[CheckResult]:
@@ -121,11 +125,26 @@ class GateResult:
     def warnings(self) -> list[CheckResult]:
         return [row for row in self.rows if row.status is Status.WARN]
 
+    @property
+    def quarantined(self) -> int:
+        """Records the run quarantined (the `all` row of quarantined_records)."""
+        for row in self.rows:
+            if row.check_name == QUARANTINE_CHECK and row.scope == "all":
+                return int(row.observed_value or 0)
+        return 0
+
     def summary(self) -> str:
-        passed = len(self.rows) - len(self.failures) - len(self.warnings)
+        """Counts per check: a check warns or fails when any of its scopes does."""
+        worst: dict[str, Status] = {}
+        for row in self.rows:
+            worst[row.check_name] = max(
+                worst.get(row.check_name, Status.PASS), row.status, key=_STATUS_RANK.__getitem__
+            )
+        counts = {status: sum(1 for s in worst.values() if s is status) for status in Status}
         return (
-            f"quality gate {self.run_id}: {len(self.rows)} checks, {passed} passed, "
-            f"{len(self.warnings)} warnings, {len(self.failures)} failed"
+            f"quality gate {self.run_id}: {len(worst)} checks, {counts[Status.PASS]} passed, "
+            f"{counts[Status.WARN]} warnings, {counts[Status.FAIL]} failed; "
+            f"{self.quarantined} quarantined records"
         )
 
 
@@ -133,82 +152,71 @@ class QualityGateFailed(RuntimeError):
     """A critical check failed: the run must not publish. Results are already recorded."""
 
     def __init__(self, result: GateResult) -> None:
-        super().__init__("; ".join(row.describe() for row in result.failures))
+        docs = f" (Data Docs: {result.data_docs})"
+        super().__init__("; ".join(row.describe() for row in result.failures) + docs)
         self.result = result
+
+
+def data_docs_root(warehouse: Path) -> Path:
+    """Where each run's Data Docs go: $FUNNELHOUSE_DATA_DOCS_DIR, else data_docs/ beside
+    the warehouse file; one folder per run, named by its run key."""
+    return Path(os.environ.get(DATA_DOCS_ENV, warehouse.parent / "data_docs")).resolve()
+
+
+def run_data_docs_dir(warehouse: Path, run_id: str) -> Path:
+    return data_docs_root(warehouse) / run_key(run_id)
+
+
+def create_results_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(_RESULTS_DDL)
 
 
 def _number(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _measure(warehouse: Path, thresholds: dict[str, Threshold]) -> list[Measurement]:
-    """Run every check's SQL on a read-only connection, closed before anything is written."""
+def _unmeasurable(error: duckdb.Error) -> pd.DataFrame:
+    lines = str(error).strip().splitlines()
+    problem = f"cannot measure: {lines[0] if lines else type(error).__name__}"
+    return pd.DataFrame([{"scope": "all", "observed_value": None, "problem": problem}])
+
+
+def _measure(
+    warehouse: Path, raw_dir: Path, run_id: str, thresholds: dict[str, Threshold]
+) -> list[Measurement]:
+    """Every check's measurement on one read-only connection, closed before anything is
+    written. A measurement that fails (a missing model, say) is a NULL, so it fails."""
+    landed = landed_entities(raw_dir, run_id)
+    measurements = []
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        schema, table = LEADS_MODEL.split(".")
-        found = con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = ?",
-            [schema, table],
-        ).fetchone()
-        if not found or not found[0]:
-            raise LookupError(
-                f"quality gate: model {LEADS_MODEL} not found in {warehouse}; build dbt first"
+        for check in ALL_CHECKS:
+            context = MeasureContext(run_id, landed, thresholds[check.name].params)
+            try:
+                frame = check.measure(con, context)
+            except duckdb.Error as exc:
+                log.error("quality check %s could not measure: %s", check.name, exc)
+                frame = _unmeasurable(exc)
+            measurements.append((check, frame))
+    return measurements
+
+
+def _layer_frames(measurements: list[Measurement]) -> dict[Layer, pd.DataFrame]:
+    """Per layer, the (check_name, scope, observed_value) rows GX validates."""
+    frames = {}
+    for layer in SUITES:
+        parts = [
+            pd.DataFrame(
+                {
+                    "check_name": check.name,
+                    "scope": frame["scope"].astype(str),
+                    "observed_value": pd.to_numeric(frame["observed_value"]).astype(float),
+                }
             )
-        frames = []
-        for check in CHECKS:
-            params = {"min_leads": thresholds[check.name].min_leads} if check.scoped else None
-            frames.append((check, con.execute(check.sql, params).df()))
-        return frames
-
-
-def _bound_kwargs(check: Check, threshold: Threshold) -> dict[str, float]:
-    key = "min_value" if check.bound is Bound.MIN else "max_value"
-    return {key: threshold.threshold}
-
-
-def _failing_scopes(check: Check, validation: Any) -> set[str]:
-    scopes: set[str] = set()
-    for outcome in validation.results:
-        unexpected = outcome.result.get("unexpected_index_list") or []
-        if not outcome.success and not unexpected:
-            raise RuntimeError(
-                f"quality check {check.name}: Great Expectations could not evaluate "
-                f"{outcome.expectation_config.type} on the measurement frame"
-            )
-        scopes.update(row["scope"] for row in unexpected)
-    return scopes
-
-
-def _judge(frames: list[Measurement], thresholds: dict[str, Threshold]) -> dict[str, set[str]]:
-    """Failing scopes of each check, as Great Expectations judges its frame."""
-    # GX takes seconds to import: keep it out of module import, which DAG parsing triggers.
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch_definition = (
-        context.data_sources.add_pandas(name="quality_gate")
-        .add_dataframe_asset(name="measurements")
-        .add_batch_definition_whole_dataframe("whole_frame")
-    )
-    failing: dict[str, set[str]] = {}
-    for check, frame in frames:
-        suite = gx.ExpectationSuite(
-            name=check.name,
-            expectations=[
-                gx.expectations.ExpectColumnValuesToBeBetween(
-                    column="observed_value", **_bound_kwargs(check, thresholds[check.name])
-                ),
-                # A ratio over nothing is NULL, which Between skips: it must not pass unseen.
-                gx.expectations.ExpectColumnValuesToNotBeNull(column="observed_value"),
-            ],
-        )
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        failing[check.name] = _failing_scopes(
-            check, batch.validate(suite, result_format=_RESULT_FORMAT)
-        )
-    return failing
+            for check, frame in measurements
+            if check.layer is layer and not frame.empty
+        ]
+        frames[layer] = pd.concat(parts, ignore_index=True)
+    return frames
 
 
 def _details(measurement: dict[str, Any]) -> str:
@@ -222,29 +230,28 @@ def _details(measurement: dict[str, Any]) -> str:
 def _results(
     run_id: str,
     checked_at: datetime,
-    frames: list[Measurement],
+    measurements: list[Measurement],
     thresholds: dict[str, Threshold],
-    failing: dict[str, set[str]],
+    failures: set[tuple[str, str]],
 ) -> list[CheckResult]:
     rows = []
-    for check, frame in frames:
+    for check, frame in measurements:
         threshold = thresholds[check.name]
         failed_status = Status.FAIL if threshold.severity is Severity.CRITICAL else Status.WARN
         for measurement in frame.to_dict(orient="records"):
             observed = measurement["observed_value"]
+            scope = str(measurement["scope"])
             rows.append(
                 CheckResult(
                     run_id=run_id,
                     checked_at=checked_at,
                     layer=check.layer,
                     check_name=check.name,
-                    scope=measurement["scope"],
+                    scope=scope,
                     observed_value=None if pd.isna(observed) else float(observed),
                     threshold=threshold.threshold,
                     severity=threshold.severity,
-                    status=failed_status
-                    if measurement["scope"] in failing[check.name]
-                    else Status.PASS,
+                    status=failed_status if (check.name, scope) in failures else Status.PASS,
                     details=_details(measurement),
                     bound=check.bound,
                 )
@@ -254,14 +261,14 @@ def _results(
 
 def _log(row: CheckResult) -> None:
     level = {Status.PASS: logging.INFO, Status.WARN: logging.WARNING, Status.FAIL: logging.ERROR}
-    log.log(level[row.status], "%s [%s]", row.describe(), row.details)
+    log.log(level[row.status], "%s%s", row.describe(), f" [{row.details}]" if row.details else "")
 
 
 def _record(warehouse: Path, run_id: str, rows: list[CheckResult]) -> None:
     """Replace the run's rows in quality.check_results, so a rerun of a run_id never doubles."""
     table = pa.Table.from_pylist([row.as_record() for row in rows], schema=_RESULTS_SCHEMA)
     with duckdb.connect(str(warehouse)) as con:
-        con.execute(_CREATE_RESULTS_TABLE)
+        create_results_table(con)
         con.register("gate_rows", table)
         con.begin()
         con.execute(f"DELETE FROM {RESULTS_TABLE} WHERE run_id = ?", [run_id])
@@ -269,23 +276,80 @@ def _record(warehouse: Path, run_id: str, rows: list[CheckResult]) -> None:
         con.commit()
 
 
+def _prune_data_docs(root: Path, keep: int) -> None:
+    """Keep the Data Docs of the newest `keep` runs."""
+    runs = sorted(
+        (folder for folder in root.iterdir() if folder.is_dir()),
+        key=lambda folder: folder.stat().st_mtime,
+        reverse=True,
+    )
+    for folder in runs[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def run_quality_gate(
-    warehouse: Path, run_id: str, thresholds_path: Path | None = None
+    warehouse: Path,
+    run_id: str,
+    *,
+    raw_dir: Path,
+    thresholds_path: Path | None = None,
 ) -> GateResult:
-    """Validate the warehouse, record one row per check x scope, raise if a critical failed.
+    """Validate the run's raw files and the warehouse, record one row per check x scope,
+    build the run's Data Docs, and raise `QualityGateFailed` if a critical check failed.
 
     The caller holds the warehouse-writer slot (results are written after the read-only
-    measurements are closed). Raises `QualityGateFailed` after recording the results.
+    measurements are closed).
     """
-    thresholds = load_thresholds(thresholds_path or DEFAULT_THRESHOLDS)
+    thresholds = load_thresholds(thresholds_path)
     checked_at = datetime.now(UTC)
-    frames = _measure(warehouse, thresholds)
-    failing = _judge(frames, thresholds)
-    result = GateResult(run_id, _results(run_id, checked_at, frames, thresholds, failing))
+    measurements = _measure(warehouse, raw_dir, run_id, thresholds)
+    docs_dir = run_data_docs_dir(warehouse, run_id)
+    failures, data_docs = validate(
+        _layer_frames(measurements), SUITES, thresholds, run_id, docs_dir
+    )
+    _prune_data_docs(docs_dir.parent, DATA_DOCS_KEEP_RUNS)
+    rows = _results(run_id, checked_at, measurements, thresholds, failures)
+    result = GateResult(run_id, rows, data_docs)
     for row in result.rows:
         _log(row)
     _record(warehouse, run_id, result.rows)
-    log.info(result.summary())
+    log.info("%s; Data Docs: %s", result.summary(), data_docs)
     if result.failures:
         raise QualityGateFailed(result)
     return result
+
+
+def latest_recorded_result(warehouse: Path) -> GateResult | None:
+    """The verdicts the gate recorded for its latest run, or None before its first run."""
+    bounds = {check.name: check.bound for check in ALL_CHECKS}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        schema, table = RESULTS_TABLE.split(".")
+        found = con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()
+        if not found or not found[0]:
+            return None
+        cursor = con.execute(
+            f"SELECT * FROM {RESULTS_TABLE} WHERE run_id = "
+            f"(SELECT run_id FROM {RESULTS_TABLE} ORDER BY checked_at DESC LIMIT 1)"
+        )
+        names = [column[0] for column in cursor.description]
+        records = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    if not records:
+        return None
+    rows = [
+        CheckResult(
+            **{
+                **record,
+                "severity": Severity(record["severity"]),
+                "status": Status(record["status"]),
+                "details": record["details"] or "",
+            },
+            bound=bounds.get(record["check_name"], Bound.MAX),
+        )
+        for record in records
+    ]
+    run_id = rows[0].run_id
+    return GateResult(run_id, rows, run_data_docs_dir(warehouse, run_id) / "index.html")

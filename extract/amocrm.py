@@ -2,8 +2,11 @@
 
 Wire format: ../shared/API_NOTES.md and https://www.amocrm.ru/developers/content/crm_platform/
 (leads-api, contacts-api, leads_pipelines, events-and-notes). Lists page through
-`_links.next`; an empty page is 204 with no body. A record that does not parse goes to
-quarantine with a reason naming the field, and the run goes on.
+`_links.next`; an empty page is 204 with no body. Leads and contacts, which change while a
+sync runs, are listed by update time with every request re-anchored on the last time seen
+(`paginate_by_time`), so an edit during the listing cannot shift a record past the reader.
+A record that does not parse goes to quarantine with a reason naming the field, and the
+run goes on.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ CONTACTS_PATH = "/api/v4/contacts"
 EVENTS_PATH = "/api/v4/events"
 
 ENTITIES = ("statuses", "loss_reasons", "leads", "contacts", "status_changes")
+LEAD_IDS = "lead_ids"  # the id sweep's snapshot of every lead the account lists
 
 log = get_logger(__name__)
 
@@ -60,6 +64,7 @@ def make_client(conn: SourceConnection) -> HttpClient:
 class Page:
     records: list[Any]
     received_at: datetime
+    done: float | None = None  # share of the listing's time range covered, where known
 
 
 def paginate(
@@ -75,18 +80,97 @@ def paginate(
         if response.status_code == 204:
             return
         body = _json_object(response)
-        records = _dig(body, "_embedded", embedded_key)
-        if not isinstance(records, list):
-            raise SourceResponseError(
-                f"{SOURCE}: GET {response.url} returned no _embedded.{embedded_key} list"
-            )
-        yield Page(records, received_at)
+        yield Page(_embedded_list(body, embedded_key, response), received_at)
         followed.add(next_link)
         href = _dig(body, "_links", "next", "href")
         next_link = href if isinstance(href, str) and href else None
         query = None  # the next link carries the whole query
         if next_link in followed:
             raise SourceResponseError(f"{SOURCE}: pagination loops back to {next_link}")
+
+
+def paginate_by_time(
+    client: HttpClient,
+    path: str,
+    embedded_key: str,
+    params: Mapping[str, Any],
+    *,
+    field: str,
+    start: int,
+    end: int | None,
+    page_size: int,
+) -> Iterator[Page]:
+    """Pages of the records whose `field` (unix seconds) is in [start, end], in `field`
+    order, each record yielded once however the listing changes meanwhile.
+
+    Page numbers alone are not safe while records change: a record edited after its page
+    was read leaves the listing, and the record that then slides back onto that page is
+    never seen. So every request starts again at the largest `field` value seen so far
+    (`filter[field][from]`), and records already yielded at exactly that value are
+    skipped by id (the tie-breaker). Only records sharing one value over whole pages are
+    paged through by page number. `end=None` leaves the range open.
+    """
+    anchor = start
+    seen_at_anchor: set[Any] = set()
+    page = 1
+    while True:
+        query = {
+            **params,
+            "limit": page_size,
+            "page": page,
+            f"filter[{field}][from]": anchor,
+            f"order[{field}]": "asc",
+        }
+        if end is not None:
+            query[f"filter[{field}][to]"] = end
+        response = client.request("GET", path, params=query)
+        received_at = utc_now()
+        if response.status_code == 204:
+            return
+        body = _json_object(response)
+        records = _embedded_list(body, embedded_key, response)
+        fresh = [r for r in records if not _seen(r, field, anchor, seen_at_anchor)]
+        newest = max(
+            (value for r in records if (value := _time_value(r, field)) is not None),
+            default=anchor,
+        )
+        if newest > anchor:
+            anchor, page = newest, 1
+            seen_at_anchor = {_raw_id(r) for r in records if _time_value(r, field) == newest}
+        else:  # the whole page sits at the anchor: read on by page number
+            seen_at_anchor |= {_raw_id(r) for r in records if _time_value(r, field) == anchor}
+            page += 1
+        done = None if end is None or end <= start else min(1.0, (anchor - start) / (end - start))
+        yield Page(fresh, received_at, done)
+        if not isinstance(_dig(body, "_links", "next", "href"), str):
+            return
+
+
+def _time_value(record: Any, field: str) -> int | None:
+    value = record.get(field) if isinstance(record, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _raw_id(record: Any) -> Any:
+    return record.get("id") if isinstance(record, Mapping) else None
+
+
+def _seen(record: Any, field: str, anchor: int, seen_at_anchor: set[Any]) -> bool:
+    """Yielded by an earlier request: at the anchor, with an id already seen there. Any
+    other record lands, even a repeat: staging keeps one version, a gap is not mended."""
+    record_id = _raw_id(record)
+    return (
+        record_id is not None
+        and _time_value(record, field) == anchor
+        and record_id in seen_at_anchor
+    )
+
+
+def _embedded_list(body: dict[str, Any], key: str, response: requests.Response) -> list[Any]:
+    records = _dig(body, "_embedded", key)
+    if not isinstance(records, list):
+        raise SourceResponseError(f"{SOURCE}: GET {response.url} returned no _embedded.{key} list")
+    return records
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:
@@ -428,7 +512,7 @@ def _land_pages(
     progress = Progress(SOURCE, entity)
     for page in pages:
         land_records(landing, entity, noun, page.records, parse, page.received_at)
-        progress.page(len(page.records))
+        progress.page(len(page.records), done=page.done)
     progress.finish()
 
 
@@ -463,21 +547,21 @@ def _land_statuses(landing: RawLanding, client: HttpClient) -> None:
     progress.finish()
 
 
-def _unix_window(field: str, start: datetime, end: datetime) -> dict[str, int]:
-    """Range filter for the half-open [start, end) over whole unix seconds.
-
-    amoCRM wants the range form `filter[f][from]`/`[to]` (a scalar filter answers 204);
-    `to` is taken as inclusive, so the last second before `end` is sent.
-    """
+def _unix_seconds(start: datetime, end: datetime) -> tuple[int, int]:
+    """The half-open [start, end) as inclusive whole unix seconds (the last second before
+    `end`), as amoCRM's range filters `filter[f][from]`/`[to]` take them (a scalar filter
+    answers 204)."""
     for moment in (start, end):
         if moment.tzinfo is None:
             raise ValueError(f"{SOURCE}: window bounds must be timezone-aware, got {moment}")
     if start >= end:
         raise ValueError(f"{SOURCE}: empty window [{start}, {end})")
-    return {
-        f"filter[{field}][from]": math.ceil(start.timestamp()),
-        f"filter[{field}][to]": math.ceil(end.timestamp()) - 1,
-    }
+    return math.ceil(start.timestamp()), math.ceil(end.timestamp()) - 1
+
+
+def _check_page_size(page_size: int) -> None:
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"{SOURCE}: page_size must be 1..{MAX_PAGE_SIZE}, got {page_size}")
 
 
 def extract_amocrm(
@@ -495,13 +579,23 @@ def extract_amocrm(
     Quarantined records are counted in `landing.quarantined`. `client` replaces the one
     built from `conn` (tests inject fake sleeps through it).
     """
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValueError(f"{SOURCE}: page_size must be 1..{MAX_PAGE_SIZE}, got {page_size}")
-    updated = _unix_window("updated_at", updated_from, updated_to)
-    created = _unix_window("created_at", updated_from, updated_to)
-    by_update = {"limit": page_size, **updated, "order[updated_at]": "asc"}
+    _check_page_size(page_size)
+    first_second, last_second = _unix_seconds(updated_from, updated_to)
     written_before = landing.written
     http = client or make_client(conn)
+
+    def by_update(path: str, key: str, params: Mapping[str, Any]) -> Iterator[Page]:
+        return paginate_by_time(
+            http,
+            path,
+            key,
+            params,
+            field="updated_at",
+            start=first_second,
+            end=last_second,
+            page_size=page_size,
+        )
+
     log.info("%s: extracting %s .. %s from %s", SOURCE, updated_from, updated_to, http.base_url)
     try:
         _land_statuses(landing, http)
@@ -516,27 +610,29 @@ def extract_amocrm(
             landing,
             "leads",
             "lead",
-            paginate(http, LEADS_PATH, "leads", {**by_update, "with": "contacts,loss_reason"}),
+            by_update(LEADS_PATH, "leads", {"with": "contacts,loss_reason"}),
             parse_lead,
         )
         _land_pages(
             landing,
             "leads",
             "deleted lead",
-            paginate(http, LEADS_PATH, "leads", {**by_update, "with": "only_deleted"}),
+            by_update(LEADS_PATH, "leads", {"with": "only_deleted"}),
             lambda record: parse_lead(record, deleted_listing=True),
         )
         _land_pages(
             landing,
             "contacts",
             "contact",
-            paginate(http, CONTACTS_PATH, "contacts", by_update),
+            by_update(CONTACTS_PATH, "contacts", {}),
             parse_contact,
         )
+        # Events never change once written and the window is closed: page numbers are safe.
         events = {
             "limit": min(page_size, MAX_EVENTS_PAGE_SIZE),
             "filter[type]": STATUS_CHANGED_EVENT,
-            **created,
+            "filter[created_at][from]": first_second,
+            "filter[created_at][to]": last_second,
         }
         _land_pages(
             landing,
@@ -551,3 +647,61 @@ def extract_amocrm(
             http.close()
     written_after = landing.written
     return {e: written_after.get(e, 0) - written_before.get(e, 0) for e in ENTITIES}
+
+
+def sweep_lead_ids(
+    conn: SourceConnection,
+    landing: RawLanding,
+    *,
+    page_size: int = MAX_PAGE_SIZE,
+    client: HttpClient | None = None,
+) -> dict[str, int]:
+    """Land the id of every lead the account lists now (deleted ones are not listed) as
+    one `lead_ids` file; return {"lead_ids": ids landed}.
+
+    A deletion does not always change a lead's update time, and the trash empties, so
+    windows by update time miss some deletions: staging marks a staged lead deleted when
+    the latest sweep does not list it. Every row carries the moment the listing began as
+    `_extracted_at`, so only versions landed before it are judged. The file is written
+    once the listing is complete, so a sweep that fails midway leaves nothing that could
+    pass for a complete one. The listing runs by creation time, which no edit changes.
+    """
+    _check_page_size(page_size)
+    started_at = utc_now()
+    ids: set[int] = set()
+    http = client or make_client(conn)
+    progress = Progress(SOURCE, LEAD_IDS)
+    try:
+        pages = paginate_by_time(
+            http,
+            LEADS_PATH,
+            "leads",
+            {},
+            field="created_at",
+            start=0,
+            end=None,
+            page_size=page_size,
+        )
+        for page in pages:
+            for record in page.records:
+                try:
+                    lead_id = _required_int(_object(record, "lead"), "id")
+                except RecordParseError as exc:
+                    landing.quarantine(
+                        LEAD_IDS,
+                        _record_id(record),
+                        f"{SOURCE} lead in the id sweep: {exc}",
+                        json.dumps(record, ensure_ascii=False),
+                        extracted_at=page.received_at,
+                    )
+                    continue
+                ids.add(lead_id)
+            progress.page(len(page.records))
+        progress.finish()
+        rows = [{"lead_id": i, "_payload": json.dumps({"id": i})} for i in sorted(ids)]
+        landing.write_batch(LEAD_IDS, rows, extracted_at=started_at)
+    finally:
+        landing.flush()
+        if client is None:
+            http.close()
+    return {LEAD_IDS: len(ids)}

@@ -2,8 +2,8 @@
 
 A `HttpClient` wraps a `requests.Session` for one source with connect/read timeouts,
 client-side pacing (so a source's rate limit is never hit in the first place), and
-retries with exponential backoff and jitter on 429, 5xx, connection errors and timeouts,
-honouring `Retry-After` or a delay the source supplies itself.
+retries with exponential backoff and jitter on 429, 5xx, connection errors, timeouts and
+bodies that break off, honouring `Retry-After` or a delay the source supplies itself.
 
 Redaction lives here and only here: every message this package raises or logs passes
 through `redact`, which masks bearer tokens, token-like query parameters, Bitrix24
@@ -18,10 +18,10 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -193,6 +193,13 @@ def retry_after_seconds(response: requests.Response) -> float | None:
 
 
 DEFAULT_TIMEOUT = (10.0, 120.0)  # (connect, read) seconds
+DOWNLOAD_CHUNK_BYTES = 64 * 1024
+# A request that failed in transit: no answer, no answer in time, or a body that broke off.
+_TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 
 
 @dataclass(frozen=True)
@@ -274,27 +281,29 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
-        stream: bool = False,
         passthrough: Collection[int] = (),
+        into: BinaryIO | None = None,
     ) -> requests.Response:
         """Send a request, retrying transient failures; return the final response.
 
         Success (< 400) and statuses in `passthrough` are returned to the caller;
         401/403 raise `SourceAuthError`, other errors `SourceHttpError`, and a retryable
-        failure that outlasts the policy raises `RetriesExhaustedError`.
+        failure that outlasts the policy raises `RetriesExhaustedError`. With `into`, a
+        2xx body is streamed into that file (rewound, ready to read) before the response
+        is returned, so a body that breaks off midway is retried like any other failure.
         """
         url = self.url_for(path_or_url)
         call = _Call(
             method,
             url,
             redact(requests.Request(method, url, params=params).prepare().url or url),
-            {"params": params, "json": json, "headers": headers, "stream": stream},
+            {"params": params, "json": json, "headers": headers, "stream": into is not None},
             frozenset(passthrough),
         )
         for attempt in range(1, self.retry.max_attempts + 1):
             self._pacer.wait()
             log.debug("%s: %s %s (attempt %d)", self.source, method, call.shown, attempt)
-            outcome = self._attempt(call, attempt)
+            outcome = self._attempt(call, attempt, into)
             if isinstance(outcome, requests.Response):
                 return outcome
             if attempt == self.retry.max_attempts:
@@ -316,20 +325,23 @@ class HttpClient:
             self.sleep(outcome.delay)
         raise AssertionError("unreachable: RetryPolicy guarantees at least one attempt")
 
-    def _attempt(self, call: _Call, attempt: int) -> requests.Response | _Failure:
+    def _attempt(
+        self, call: _Call, attempt: int, into: BinaryIO | None
+    ) -> requests.Response | _Failure:
         """One try: the response to hand back, a retryable failure, or a raised error."""
         try:
             response = self._session.request(
                 call.method, call.url, timeout=self._timeout, **call.options
             )
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            delay = self.retry.backoff(attempt, self._jitter())
-            return _Failure(f"{type(exc).__name__}: {exc}", None, delay)
+        except _TRANSPORT_ERRORS as exc:
+            return self._transport_failure(exc, attempt)
         except requests.RequestException as exc:
             raise SourceHttpError(
                 f"{self.source}: {call.method} {call.shown} failed: {type(exc).__name__}: {exc}"
             ) from None
         status = response.status_code
+        if into is not None and 200 <= status < 300:
+            return self._download(response, into, attempt)
         if status < 400 or status in call.passthrough:
             return response
         with response:
@@ -337,6 +349,25 @@ class HttpClient:
                 raise self._http_error(call, response)
             delay = self._retry_delay(call, response, attempt)
         return _Failure(f"HTTP {status}", status, delay)
+
+    def _transport_failure(self, exc: Exception, attempt: int) -> _Failure:
+        delay = self.retry.backoff(attempt, self._jitter())
+        return _Failure(f"{type(exc).__name__}: {exc}", None, delay)
+
+    def _download(
+        self, response: requests.Response, into: BinaryIO, attempt: int
+    ) -> requests.Response | _Failure:
+        """Copy the body into `into` from its start; a body that breaks off is retryable."""
+        into.seek(0)
+        into.truncate()
+        with response:
+            try:
+                for chunk in response.iter_content(chunk_size=DOWNLOAD_CHUNK_BYTES):
+                    into.write(chunk)
+            except _TRANSPORT_ERRORS as exc:
+                return self._transport_failure(exc, attempt)
+        into.seek(0)
+        return response
 
     def _retry_delay(self, call: _Call, response: requests.Response, attempt: int) -> float:
         hint = self._retry_hint(response)
@@ -367,10 +398,10 @@ class HttpClient:
         )
 
 
-def iter_lines(response: requests.Response, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
-    """The body's lines (split on LF only, CR stripped), read chunk by chunk."""
+def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of a body read chunk by chunk (split on LF only, CR stripped)."""
     pending = b""
-    for chunk in response.iter_content(chunk_size=chunk_size):
+    for chunk in chunks:
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for line in lines:

@@ -1,4 +1,5 @@
-"""Progress lines every extractor logs the same way: pages, records, rate, elapsed time."""
+"""Progress lines every extractor logs the same way: pages, records, rate, elapsed time,
+and the time left where the share of the work done is known."""
 
 from __future__ import annotations
 
@@ -23,16 +24,18 @@ class Progress:
         self._clock = clock
         self._started = clock()
 
-    def page(self, records: int) -> None:
+    def page(self, records: int, *, done: float | None = None) -> None:
+        """Count a page; `done` is the share of the whole listing covered so far, if known."""
         self.pages += 1
         self.records += records
         log.info(
-            "%s %s: page %d, %d records so far (%s)",
+            "%s %s: page %d, %d records so far (%s%s)",
             self.source,
             self.entity,
             self.pages,
             self.records,
             self._rate(),
+            self._time_left(done),
         )
 
     def finish(self) -> None:
@@ -44,6 +47,13 @@ class Progress:
             self.pages,
             self._rate(),
         )
+
+    def _time_left(self, done: float | None) -> str:
+        """Elapsed time scaled by the share still to do: a linear estimate."""
+        if done is None or not 0 < done <= 1:
+            return ""
+        left = (self._clock() - self._started) * (1 - done) / done
+        return f", {done:.0%} done, about {left:.0f} s left"
 
     def _rate(self) -> str:
         elapsed = self._clock() - self._started

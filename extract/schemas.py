@@ -70,6 +70,11 @@ SCHEMAS: dict[tuple[str, str], pa.Schema] = {
         pa.field("status_sort", pa.int64()),
         pa.field("status_type", pa.int64()),
     ),
+    # The id sweep: one file per sweep, every lead the account listed then. `_payload`
+    # holds the id alone, `_extracted_at` the moment the listing began.
+    ("amocrm", "lead_ids"): _schema(
+        pa.field("lead_id", pa.int64(), nullable=False),
+    ),
     ("amocrm", "loss_reasons"): _schema(
         pa.field("loss_reason_id", pa.int64(), nullable=False),
         pa.field("name", pa.string()),

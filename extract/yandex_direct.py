@@ -1,9 +1,11 @@
-"""Yandex Direct Reports API v5 extractor: request, poll, stream-parse TSV, land.
+"""Yandex Direct Reports API v5 extractor: request, poll, download, parse TSV, land.
 
 Wire format: ../shared/API_NOTES.md and https://yandex.com/dev/direct/doc/en/reports
 (spec, headers, report-format, mode). The report is requested with POST; 201/202 mean
 queued/building and the identical request is resent after `retryIn` seconds; 200 carries
-the TSV, which is parsed line by line and landed in batches so memory stays bounded.
+the TSV. The TSV is downloaded whole into a spooled temporary file first, so a body that
+breaks off is fetched again before any row lands; it is then parsed line by line and
+landed in batches, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -11,16 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from functools import partial
+from typing import Any, BinaryIO
 
 import requests
 
 from extract.connection import SourceConnection
 from extract.http import (
+    DOWNLOAD_CHUNK_BYTES,
     HttpClient,
     Pacer,
     SourceError,
@@ -42,6 +47,7 @@ REQUESTS_PER_WINDOW, WINDOW_SECONDS = 20, 10.0
 DEFAULT_RETRY_IN_SECONDS = 10.0
 DEFAULT_MAX_WAIT_SECONDS = 1800.0
 DEFAULT_BATCH_SIZE = 10_000
+SPOOL_MEMORY_BYTES = 16 * 1024 * 1024  # a larger report spills from memory to disk
 MICROS_PER_UNIT = Decimal(1_000_000)
 COST_PLACES = 6  # the landing column is decimal(18, 6)
 NO_VALUE = "--"  # what a report prints for a metric without a value
@@ -76,10 +82,18 @@ def make_client(conn: SourceConnection) -> HttpClient:
 
 
 def report_request(
-    *, date_from: date, date_to: date, client_login: str, include_vat: bool, money_in_micros: bool
+    *,
+    date_from: date,
+    date_to: date,
+    client_login: str,
+    include_vat: bool,
+    money_in_micros: bool,
+    run_id: str,
 ) -> dict[str, Any]:
-    """The report body. Its ReportName is a hash of everything that shapes the report, so
-    a retry polls the same report and a different window or account gets its own."""
+    """The report body. Its ReportName is a hash of everything that shapes the report and
+    of the run, so a retry polls the same report, a different window or account gets its
+    own, and another run of the same window (a rerun, a second backfill) gets a report
+    built anew rather than the one stored from before costs were restated."""
     if date_from > date_to:
         raise ValueError(f"{SOURCE}: date_from {date_from} is after date_to {date_to}")
     params: dict[str, Any] = {
@@ -91,7 +105,12 @@ def report_request(
         "IncludeVAT": "YES" if include_vat else "NO",
     }
     identity = json.dumps(
-        {"client_login": client_login, "money_in_micros": money_in_micros, "params": params},
+        {
+            "client_login": client_login,
+            "money_in_micros": money_in_micros,
+            "params": params,
+            "run_id": run_id,
+        },
         sort_keys=True,
     )
     params["ReportName"] = f"funnelhouse-{hashlib.sha256(identity.encode()).hexdigest()[:24]}"
@@ -157,9 +176,10 @@ def fetch_report(
     body: dict[str, Any],
     headers: dict[str, str],
     *,
+    into: BinaryIO,
     max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
-) -> requests.Response:
-    """Send the report request until it is ready (200); the response streams the TSV.
+) -> None:
+    """Send the report request until it is ready (200) and its whole TSV is in `into`.
 
     201 (queued) and 202 (building) resend the identical request after `retryIn`
     seconds, for at most `max_wait_seconds` in total; a 400 raises `YandexReportError`.
@@ -168,11 +188,11 @@ def fetch_report(
     waited = 0.0
     while True:
         response = client.request(
-            "POST", REPORTS_PATH, json=body, headers=headers, stream=True, passthrough=(400,)
+            "POST", REPORTS_PATH, json=body, headers=headers, passthrough=(400,), into=into
         )
         status = response.status_code
         if status == 200:
-            return response
+            return
         if status == 400:
             error = _report_error(response)  # read the body before the stream is closed
             response.close()
@@ -379,20 +399,22 @@ def extract_yandex_direct(
         client_login=client_login,
         include_vat=include_vat,
         money_in_micros=money_in_micros,
+        run_id=landing.run_id,
     )
     headers = report_headers(client_login, money_in_micros=money_in_micros)
     context = ReportContext(client_login, currency, time_zone, include_vat, money_in_micros)
     http = client or make_client(conn)
     log.info("%s: report %s .. %s for %s", SOURCE, date_from, date_to, client_login)
     try:
-        response = fetch_report(http, body, headers, max_wait_seconds=max_wait_seconds)
-        received_at = utc_now()
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as report:
+            fetch_report(http, body, headers, into=report, max_wait_seconds=max_wait_seconds)
+            received_at = utc_now()
 
-        def quarantine(record_id: str | None, reason: str, payload: str) -> None:
-            landing.quarantine(ENTITY, record_id, reason, payload, extracted_at=received_at)
+            def quarantine(record_id: str | None, reason: str, payload: str) -> None:
+                landing.quarantine(ENTITY, record_id, reason, payload, extracted_at=received_at)
 
-        with response:
-            rows = _with_progress(parse_report(iter_lines(response), context, quarantine))
+            lines = iter_lines(iter(partial(report.read, DOWNLOAD_CHUNK_BYTES), b""))
+            rows = _with_progress(parse_report(lines, context, quarantine))
             written = landing.write_rows(
                 ENTITY, rows, batch_size=batch_size, extracted_at=received_at
             )

@@ -7,9 +7,11 @@ in one process (`airflow dags test`).
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,7 @@ from funnelhouse.settings import DBT_PROJECT_DIR, Paths
 
 log = logging.getLogger(__name__)
 FAILED_STATUSES = {"error", "fail", "runtime error"}
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class DbtError(RuntimeError):
@@ -38,13 +41,30 @@ def run_dbt(args: list[str], paths: Paths, target_path: Path | None = None) -> N
     (target_path / "run_results.json").unlink(missing_ok=True)
     log.info("dbt %s", " ".join(args))
     with subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_die_with_parent,
     ) as process:
         assert process.stdout is not None
-        for line in process.stdout:
-            log.info("dbt | %s", line.rstrip())
+        try:
+            for line in process.stdout:
+                log.info("dbt | %s", line.rstrip())
+        except BaseException:
+            # The task was stopped (Airflow sends SIGTERM): an orphaned dbt would keep the
+            # warehouse locked against the next run.
+            process.kill()
+            raise
     if process.returncode != 0:
         raise DbtError(f"dbt {' '.join(args)} failed: {_failed_nodes(target_path)}")
+
+
+def _die_with_parent() -> None:
+    """Have Linux kill dbt when its task process dies, even by SIGKILL."""
+    if sys.platform == "linux":
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _failed_nodes(target_path: Path) -> str:

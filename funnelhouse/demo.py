@@ -100,9 +100,17 @@ def main() -> None:
         env.update(paths.dbt_env())
         local_airflow.prepare(env)
         log.info("running DAG funnel_nightly through Airflow")
-        local_airflow.run_dag_once("funnel_nightly", DEMO_LOGICAL_DATE, env, logs / "demo-dag.log")
+        try:
+            local_airflow.run_dag_once(
+                "funnel_nightly", DEMO_LOGICAL_DATE, env, logs / "demo-dag.log"
+            )
+            failure = None
+        except RuntimeError as exc:  # a failed run still published its quality results
+            failure = exc
     log.info("done in %.0fs", time.monotonic() - started)
     print_report(paths)
+    if failure is not None:
+        sys.exit(f"\nThe nightly run failed: {failure}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""The demo's closing printout: unit economics per segment and the quality gate's summary."""
+"""The demo's closing printout: unit economics, top drop-off reasons, the quality gate."""
 
 from __future__ import annotations
 
 import duckdb
 
+from funnelhouse.publish import CURRENT, current_database, current_publication, publish_root
 from funnelhouse.settings import Paths
 
 # Totals over all cohort months of each segment's all-channel roll-up; ratios recomputed.
@@ -23,6 +24,31 @@ order by segment = 'all', revenue desc nulls last, segment
 """
 
 
+# The three most frequent reasons at each stage, with their share of the stage's losses.
+TOP_DROPOFF_REASONS = """
+with by_reason as (
+    select funnel_stage, reason, sum(lost_deals) as lost_deals
+    from marts.mart_dropoffs
+    group by funnel_stage, reason
+),
+ranked as (
+    select
+        funnel_stage,
+        reason,
+        lost_deals,
+        lost_deals / sum(lost_deals) over (partition by funnel_stage) as share,
+        row_number() over (partition by funnel_stage order by lost_deals desc, reason) as rank
+    from by_reason
+)
+select ranked.funnel_stage as stage, reason, lost_deals, round(100 * share, 1) as "share_%"
+from ranked
+join (select distinct funnel_stage, stage_order from marts.mart_funnel_conversion) as stages
+    on stages.funnel_stage = ranked.funnel_stage
+where rank <= 3
+order by stages.stage_order, rank
+"""
+
+
 def _format(value: object) -> str:
     if value is None:
         return "-"
@@ -34,11 +60,13 @@ def _format(value: object) -> str:
 
 
 def format_table(columns: list[str], rows: list[tuple[object, ...]]) -> str:
+    """A plain-text table: text columns left-aligned, numbers right-aligned."""
+    text_columns = {i for i, v in enumerate(rows[0]) if isinstance(v, str)} if rows else set()
     cells = [columns, *[[_format(v) for v in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     lines = [
         "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
+            c.ljust(w) if i in text_columns else c.rjust(w)
             for i, (c, w) in enumerate(zip(row, widths, strict=True))
         )
         for row in cells
@@ -47,14 +75,52 @@ def format_table(columns: list[str], rows: list[tuple[object, ...]]) -> str:
     return "\n".join(lines)
 
 
+def _query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
+    cursor = con.execute(sql)
+    columns = [d[0] for d in cursor.description]
+    # Money comes back as Decimal; the printout shows whole roubles.
+    rows = [tuple(float(v) if hasattr(v, "as_tuple") else v for v in r) for r in cursor.fetchall()]
+    return columns, rows
+
+
 def print_report(paths: Paths) -> None:
-    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-        cursor = con.execute(UNIT_ECONOMICS_BY_SEGMENT)
-        columns = [d[0] for d in cursor.description]
-        rows = [
-            tuple(float(v) if hasattr(v, "as_tuple") else v for v in row)
-            for row in cursor.fetchall()
-        ]
-    print("\nUnit economics per segment, all cohort months (RUB)")
-    print(format_table(columns, rows))
-    print(f"\nWarehouse: {paths.warehouse}  (BI reads schema 'marts')")
+    """Print what BI reads: the published marts when there are any, else the warehouse."""
+    published = current_database(publish_root(paths.warehouse))
+    database = published if published.exists() else paths.warehouse
+    with duckdb.connect(str(database), read_only=True) as con:
+        economics = _query(con, UNIT_ECONOMICS_BY_SEGMENT)
+        dropoffs = _query(con, TOP_DROPOFF_REASONS)
+    print(f"\nUnit economics per segment, all cohort months (RUB) — from {database}")
+    print(format_table(*economics))
+    print("\nTop drop-off reasons per stage (lost deals, all cohorts, segments and channels)")
+    print(format_table(*dropoffs))
+    print(gate_summary(paths))
+    print(publication_summary(paths))
+
+
+def gate_summary(paths: Paths) -> str:
+    """The latest gate run: counts, each warning and failure, where its Data Docs are."""
+    from expectations.gate import latest_recorded_result
+
+    result = latest_recorded_result(paths.warehouse)
+    if result is None:
+        return "\nQuality gate: no run recorded yet"
+    summary = result.summary()
+    lines = ["", summary[:1].upper() + summary[1:]]
+    lines += [f"  {row.describe()}" for row in (*result.failures, *result.warnings)]
+    lines.append(f"  Data Docs: {result.data_docs}")
+    return "\n".join(lines)
+
+
+def publication_summary(paths: Paths) -> str:
+    """What BI reads now (see funnelhouse/publish.py)."""
+    root = publish_root(paths.warehouse)
+    publication = current_publication(root)
+    if publication is None:
+        return f"\nNothing published yet under {root}"
+    marts_of = publication.marts_run_id or "no run (none passed the gate yet)"
+    return (
+        f"\nBI reads {current_database(root)} (schema marts), or the Parquet files in "
+        f"{root / CURRENT / 'parquet'}\n"
+        f"  latest run {publication.run_id}: {publication.status}; business marts of {marts_of}"
+    )

@@ -7,19 +7,21 @@ opens the warehouse for writing runs under the one-slot pool `WAREHOUSE_POOL`.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from extract.amocrm import extract_amocrm
+from extract.amocrm import extract_amocrm, sweep_lead_ids
 from extract.connection import SourceConnection
 from extract.landing import RawLanding
 from extract.yandex_direct import extract_yandex_direct
 from funnelhouse.connections import source_connection
 from funnelhouse.dbt import run_dbt
 from funnelhouse.phones import refresh_phone_numbers
-from funnelhouse.runs import has_completed_run, write_manifest
+from funnelhouse.runs import BACKFILL, NIGHTLY, SyncState, sync_state, write_manifest
 from funnelhouse.settings import Paths, SourceConfig
-from funnelhouse.windows import ad_report_days, crm_full_history
+from funnelhouse.windows import Backfill, ad_report_days, crm_updated_window, sweep_due
 
 log = logging.getLogger(__name__)
 
@@ -28,54 +30,133 @@ def extract_source(
     source: SourceConfig,
     *,
     run_id: str,
-    data_interval_end: datetime,
+    data_interval_end: datetime | None,
+    backfill: Backfill | None = None,
     connection: SourceConnection | None = None,
     paths: Paths | None = None,
-) -> dict[str, Any]:
-    """Land one source's records for the run's window as Parquet, then record the run.
+) -> dict[str, int]:
+    """Land one source's records for the run as Parquet, then record the run's manifest.
 
-    The connection defaults to the source's Airflow Connection.
+    A nightly run (no `backfill`) reads on from where the completed nightly runs of the
+    source left off (see funnelhouse.windows); a backfill reads its range and moves no
+    nightly cursor. The connection defaults to the source's Airflow Connection.
     """
-    connection = connection or source_connection(source.conn_id)
+    extract = _SOURCE_EXTRACTS.get(source.name)
+    if extract is None:
+        raise ValueError(f"no extractor for source {source.name!r}")
     paths = paths or Paths.from_env()
-    landing = RawLanding(paths.raw_dir, source.name, run_id)
-    if source.name == "amocrm":
-        window = crm_full_history(source.start_date, data_interval_end)
-        log.info("amocrm: reading records updated in [%s, %s)", window.start, window.end)
-        counts = extract_amocrm(
-            connection,
-            landing,
-            updated_from=window.start,
-            updated_to=window.end,
-            page_size=int(source.options.get("page_size", 250)),
+    scope: _Scope
+    if backfill is not None:
+        backfill.check_starts_within_history(source.name, source.start_date)
+        scope = backfill
+    elif data_interval_end is not None:
+        state = sync_state(
+            paths.raw_dir, source.name, until=data_interval_end, exclude_run_id=run_id
         )
-        details: dict[str, Any] = {"updated_from": window.start, "updated_to": window.end}
-    elif source.name == "yandex_direct":
-        options = source.options
+        scope = _NightlyScope(data_interval_end, state)
+    else:
+        raise ValueError(f"{source.name}: a nightly extraction needs the run's data interval end")
+    connection = connection or source_connection(source.conn_id)
+    details = extract(source, connection, RawLanding(paths.raw_dir, source.name, run_id), scope)
+    kind = BACKFILL if backfill else NIGHTLY
+    interval_end = data_interval_end.isoformat() if data_interval_end else None
+    write_manifest(
+        paths.raw_dir, source.name, run_id, kind, {"data_interval_end": interval_end, **details}
+    )
+    log.info("%s: %s run landed %s", source.name, kind, details["counts"])
+    return details["counts"]
+
+
+@dataclass(frozen=True)
+class _NightlyScope:
+    """What a nightly run reads on from: its interval end and the completed runs' cursors."""
+
+    data_interval_end: datetime
+    state: SyncState
+
+
+_Scope = _NightlyScope | Backfill
+
+
+def _extract_amocrm(
+    source: SourceConfig,
+    connection: SourceConnection,
+    landing: RawLanding,
+    scope: _Scope,
+) -> dict[str, Any]:
+    options = source.options
+    page_size = int(options.get("page_size", 250))
+    checked: dict[str, str] = {}
+    if isinstance(scope, Backfill):
+        window, sweep = scope.updated_window(), scope.sweep_lead_ids
+    else:
+        end, state = scope.data_interval_end, scope.state
+        window = crm_updated_window(
+            source.start_date,
+            end,
+            read_until=state.updated_to,
+            overlap=timedelta(minutes=float(options.get("overlap_minutes", 60))),
+        )
+        first_load = state.updated_to is None  # nothing staged yet: no deletion to find
+        every = timedelta(days=float(options.get("sweep_every_days", 7)))
+        sweep = not first_load and sweep_due(state.deletions_checked_at, end, every)
+        if first_load or sweep:
+            checked["deletions_checked_at"] = end.isoformat()
+    log.info(
+        "amocrm: reading records updated in [%s, %s)%s",
+        window.start,
+        window.end,
+        ", then every lead id (the deletion sweep)" if sweep else "",
+    )
+    counts = extract_amocrm(
+        connection, landing, updated_from=window.start, updated_to=window.end, page_size=page_size
+    )
+    if sweep:
+        counts |= sweep_lead_ids(connection, landing, page_size=page_size)
+    return {
+        "updated_from": window.start.isoformat(),
+        "updated_to": window.end.isoformat(),
+        "lead_ids_swept": sweep,
+        **checked,
+        "counts": counts,
+    }
+
+
+def _extract_yandex_direct(
+    source: SourceConfig,
+    connection: SourceConnection,
+    landing: RawLanding,
+    scope: _Scope,
+) -> dict[str, Any]:
+    options = source.options
+    if isinstance(scope, Backfill):
+        days = scope.report_days()
+    else:
         days = ad_report_days(
-            data_interval_end,
+            scope.data_interval_end,
             account_time_zone=str(options["time_zone"]),
             lookback_days=int(options.get("lookback_days", 3)),
             start_date=source.start_date,
-            first_run=not has_completed_run(paths.raw_dir, source.name),
+            last_day_read=scope.state.last_report_day,
         )
-        log.info("yandex_direct: reading report days %s .. %s", days.first, days.last)
-        counts = extract_yandex_direct(
-            connection,
-            landing,
-            date_from=days.first,
-            date_to=days.last,
-            client_login=str(options["client_login"]),
-            currency=str(options["currency"]),
-            time_zone=str(options["time_zone"]),
-            include_vat=bool(options.get("include_vat", False)),
-        )
-        details = {"date_from": days.first, "date_to": days.last}
-    else:
-        raise ValueError(f"no extractor for source {source.name!r}")
-    write_manifest(paths.raw_dir, source.name, run_id, {**details, "counts": counts})
-    log.info("%s: landed %s", source.name, counts)
-    return counts
+    log.info("yandex_direct: reading report days %s .. %s", days.first, days.last)
+    counts = extract_yandex_direct(
+        connection,
+        landing,
+        date_from=days.first,
+        date_to=days.last,
+        client_login=str(options["client_login"]),
+        currency=str(options["currency"]),
+        time_zone=str(options["time_zone"]),
+        include_vat=bool(options.get("include_vat", False)),
+    )
+    return {"date_from": days.first.isoformat(), "date_to": days.last.isoformat(), "counts": counts}
+
+
+# Each lands one source for a run and returns its manifest details, "counts" included.
+_SOURCE_EXTRACTS: dict[
+    str, Callable[[SourceConfig, SourceConnection, RawLanding, _Scope], dict[str, Any]]
+] = {"amocrm": _extract_amocrm, "yandex_direct": _extract_yandex_direct}
 
 
 def refresh_phones(paths: Paths | None = None) -> int:
@@ -89,10 +170,39 @@ def build_models(paths: Paths | None = None) -> None:
 
 
 def quality_gate(*, run_id: str, paths: Paths | None = None) -> str:
+    """Check the run's raw files and the warehouse, record the results, build the run's
+    Data Docs; raise `QualityGateFailed` when a critical check failed."""
     # Great Expectations takes seconds to import: only the gate task pays for it.
     from expectations.gate import run_quality_gate
 
     paths = paths or Paths.from_env()
-    result = run_quality_gate(paths.warehouse, run_id)
-    log.info("quality gate: %s", result.summary())
-    return result.summary()
+    return run_quality_gate(paths.warehouse, run_id, raw_dir=paths.raw_dir).summary()
+
+
+def publish_marts(*, run_id: str, gate_state: str | None, paths: Paths | None = None) -> str:
+    """Publish after every run, whatever happened before (see funnelhouse/publish.py).
+
+    `gate_state` is the Airflow state of the run's quality_gate task: `success` publishes
+    the business marts and mart_data_quality; any other state publishes mart_data_quality
+    only, then raises `PublicationBlocked` so that the run ends failed.
+    """
+    from funnelhouse.publish import (
+        GateOutcome,
+        PublicationBlocked,
+        PublicationStatus,
+        publish_root,
+        publish_run,
+    )
+
+    paths = paths or Paths.from_env()
+    outcome = {"success": GateOutcome.PASSED, "failed": GateOutcome.FAILED}.get(
+        gate_state or "", GateOutcome.NOT_RUN
+    )
+    publication = publish_run(paths.warehouse, publish_root(paths.warehouse), run_id, outcome)
+    if publication.status is not PublicationStatus.PUBLISHED:
+        raise PublicationBlocked(
+            f"run {run_id}: business marts not published ({publication.status}: "
+            f"{publication.reason}); BI keeps those of run {publication.marts_run_id}, "
+            "and reads this run's results in mart_data_quality"
+        )
+    return f"published version {publication.version}"

@@ -27,6 +27,21 @@ LEADS_WITH = frozenset({"contacts", "loss_reason", "only_deleted", "source_id"})
 SORTABLE_FIELDS = frozenset({"id", "created_at", "updated_at"})
 
 
+def move_lead_during_listing(
+    server: RunningServer, dataset: Dataset, *, lead_id: int, updated_at: int, before_request: int
+) -> None:
+    """Edit a lead while a client pages through GET /api/v4/leads, as a user may during a
+    sync: just before the `before_request`-th request from now to the leads list is
+    answered, the lead's `updated_at` becomes `updated_at`, so it leaves its page in every
+    listing ordered or filtered by update time and the records after it shift."""
+    lead = next((lead for lead in dataset.leads if lead["id"] == lead_id), None)
+    if lead is None:
+        raise ValueError(f"the dataset has no lead {lead_id}")
+    server.on_request(
+        f"{API_PREFIX}/leads", before_request, lambda: lead.__setitem__("updated_at", updated_at)
+    )
+
+
 def start_amocrm(
     dataset: Dataset,
     *,

@@ -2,13 +2,17 @@
 
 Each vendor module implements `Api` (plain request in, plain response out); this module
 runs it on a `ThreadingHTTPServer` in a background thread and adds what every sandbox
-server has: a request counter and a deterministic fault queue.
+server has: a request counter, deterministic faults (queued per path, or scheduled by
+request number) and hooks that change the data just before the n-th request to a path.
 """
 
+import contextlib
 import json
 import logging
 import threading
+import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,9 +20,12 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 from urllib.parse import parse_qs, urlsplit
 
+from sandbox.faults import Fault, FaultKind
+
 log = logging.getLogger(__name__)
 
 SHUTDOWN_POLL_SECONDS = 0.05  # how long stop() may wait for the serving loop to notice
+DEFAULT_STALL_SECONDS = 5.0  # how long a Fault.TIMEOUT holds its answer back
 
 
 @dataclass(frozen=True)
@@ -50,26 +57,64 @@ class Api(Protocol):
         """Answer one request."""
 
     def error(self, status: int, detail: str) -> Response:
-        """The vendor's error response for `status`: used for injected faults and crashes."""
+        """The vendor's answer with `status`: used for injected faults and crashes."""
 
 
-class FaultQueue:
-    """Statuses to answer instead of serving, per path prefix, consumed in order."""
+@dataclass(frozen=True)
+class _Hook:
+    path: str
+    nth: int  # run before the nth request to `path` counted from when the hook was added
+    action: Callable[[], None]
+
+
+class FaultPlan:
+    """What to do instead of serving: faults queued per path prefix, faults scheduled for a
+    request number, and data changes hooked to the n-th request to a path."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queues: dict[str, deque[int]] = {}
+        self._queues: dict[str, deque[FaultKind]] = {}
+        self._scheduled: dict[int, FaultKind] = {}
+        self._hooks: list[_Hook] = []
+        self._path_counts: dict[str, int] = {}
 
-    def push(self, path_prefix: str, statuses: list[int]) -> None:
+    def push(self, path_prefix: str, faults: list[FaultKind]) -> None:
         with self._lock:
-            self._queues.setdefault(path_prefix, deque()).extend(statuses)
+            self._queues.setdefault(path_prefix, deque()).extend(faults)
 
-    def pop(self, path: str) -> int | None:
+    def schedule(self, number: int, fault: FaultKind) -> None:
         with self._lock:
-            for prefix, statuses in self._queues.items():
-                if statuses and path.startswith(prefix):
-                    return statuses.popleft()
+            self._scheduled[number] = fault
+
+    def hook(self, path: str, nth: int, action: Callable[[], None]) -> None:
+        if nth < 1:
+            raise ValueError(f"nth must be at least 1, got {nth}")
+        with self._lock:
+            counted = self._path_counts.get(path, 0)
+            self._hooks.append(_Hook(path, counted + nth, action))
+
+    def take(self, number: int, path: str) -> FaultKind | None:
+        """Run the hooks due at this request, then the fault to answer it with, if any."""
+        with self._lock:
+            count = self._path_counts[path] = self._path_counts.get(path, 0) + 1
+            due = [hook for hook in self._hooks if hook.path == path and hook.nth == count]
+            self._hooks = [hook for hook in self._hooks if hook not in due]
+            for hook in due:
+                hook.action()
+            if number in self._scheduled:
+                return self._scheduled.pop(number)
+            for prefix, faults in self._queues.items():
+                if faults and path.startswith(prefix):
+                    return faults.popleft()
         return None
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    """A response and how it travels: intact, late, or cut off."""
+
+    response: Response
+    fault: Fault | None = None
 
 
 class _SandboxHTTPServer(ThreadingHTTPServer):
@@ -78,16 +123,24 @@ class _SandboxHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], api: Api) -> None:
         super().__init__(address, _Handler)
         self.api = api
-        self.faults = FaultQueue()
+        self.faults = FaultPlan()
+        self.stall_seconds = DEFAULT_STALL_SECONDS
         self.request_count = 0
         self._count_lock = threading.Lock()
 
-    def respond(self, request: Request) -> Response:
+    def respond(self, request: Request) -> _Delivery:
         with self._count_lock:
             self.request_count += 1
-        status = self.faults.pop(request.path)
-        if status is not None:
-            return self.api.error(status, "fault injected by the sandbox")
+            number = self.request_count
+        fault = self.faults.take(number, request.path)
+        if isinstance(fault, Fault):
+            # The server does the work (a report's poll counts); the client never sees it.
+            return _Delivery(self._serve(request), fault)
+        if fault is not None:
+            return _Delivery(self.api.error(fault, "fault injected by the sandbox"))
+        return _Delivery(self._serve(request))
+
+    def _serve(self, request: Request) -> Response:
         try:
             return self.api.handle(request)
         except Exception:
@@ -135,7 +188,29 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             base_url=f"http://{self.headers.get('Host') or f'{host}:{port}'}",
         )
-        self._send(self.server.respond(request))
+        delivery = self.server.respond(request)
+        if delivery.fault is Fault.TRUNCATE:
+            self._send_truncated(delivery.response)
+        elif delivery.fault is Fault.TIMEOUT:
+            time.sleep(self.server.stall_seconds)
+            self.close_connection = True
+            with contextlib.suppress(OSError):  # the client gave up and closed the connection
+                self._send(delivery.response)
+        else:
+            self._send(delivery.response)
+
+    def _send_truncated(self, response: Response) -> None:
+        """Announce the whole body, send half of it and drop the connection; with no body
+        to cut, drop the connection before any answer."""
+        self.close_connection = True
+        if not response.body:
+            return
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body[: len(response.body) // 2])
 
     def _send(self, response: Response) -> None:
         self.send_response(response.status)
@@ -172,9 +247,33 @@ class RunningServer:
         """Requests received so far, answered or refused."""
         return self._httpd.request_count
 
-    def inject(self, path_prefix: str, statuses: list[int]) -> None:
-        """Answer the next requests under `path_prefix` with `statuses`, in order."""
-        self._httpd.faults.push(path_prefix, statuses)
+    @property
+    def stall_seconds(self) -> float:
+        """How long a `Fault.TIMEOUT` holds its answer back (make it exceed the client's
+        read timeout)."""
+        return self._httpd.stall_seconds
+
+    @stall_seconds.setter
+    def stall_seconds(self, seconds: float) -> None:
+        self._httpd.stall_seconds = seconds
+
+    def inject(self, path_prefix: str, faults: list[FaultKind]) -> None:
+        """Answer the next requests under `path_prefix` with `faults`, in order."""
+        self._httpd.faults.push(path_prefix, faults)
+
+    def schedule(self, faults: Mapping[int, FaultKind]) -> None:
+        """Answer requests by number with faults: {1: 429} fails the next request to any
+        path, {3: Fault.TIMEOUT} the third from now. Scheduled faults come before queued."""
+        base = self.request_count
+        for number, fault in faults.items():
+            if number < 1:
+                raise ValueError(f"request numbers count from 1, got {number}")
+            self._httpd.faults.schedule(base + number, fault)
+
+    def on_request(self, path: str, nth: int, action: Callable[[], None]) -> None:
+        """Run `action` (a change to the served data) just before the `nth` request from now
+        to exactly `path` is answered, faulted or not."""
+        self._httpd.faults.hook(path, nth, action)
 
     def stop(self) -> None:
         if self._stopped:

@@ -2,8 +2,10 @@
 
 Speaks the wire format of shared/API_NOTES.md: offline reports answer 201 (queued), then
 202 (building) to identical requests, then 200 with the report; `processingMode: online`
-answers 200 at once. Refuses report parameters it does not implement with 400 rather than
-ignoring them.
+answers 200 at once. An offline report is built once: asked for again by its name, it is
+served as built, even after the statistics were restated. Refuses report parameters it does
+not implement with 400 rather than ignoring them. An injected 201 or 202
+(`RunningServer.inject`/`schedule`) keeps a report unready for one more poll.
 """
 
 import itertools
@@ -94,6 +96,15 @@ class _Report:
     identity: str  # the canonical parameters: equal for requests of the same report
 
 
+@dataclass
+class _Queued:
+    """An offline report: how often it was asked for, and its rows once built."""
+
+    identity: str
+    requests: int = 1
+    rows: list[Json] | None = None
+
+
 @dataclass(frozen=True)
 class _Layout:
     """How the response presents the report, from the request's headers."""
@@ -119,7 +130,7 @@ class YandexDirectApi:
         self._client_login = client_login
         self._polls_before_ready = polls_before_ready
         self._retry_in = retry_in_seconds
-        self._reports: dict[str, tuple[str, int]] = {}  # name -> (identity, requests so far)
+        self._reports: dict[str, _Queued] = {}  # by ReportName
         self._lock = threading.Lock()
         self._request_ids = itertools.count(1)
 
@@ -130,17 +141,24 @@ class YandexDirectApi:
             self._authorize(request.headers)
             layout = _read_layout(request.headers)
             report = _read_report(request.body)
-            status = 200 if layout.processing_mode == "online" else self._queue(report)
+            if layout.processing_mode == "online":
+                status, rows = 200, _aggregate(self._dataset.ad_stats, report)
+            else:
+                status, rows = self._queue(report)
         except _ApiError as error:
             return _error_response(error, request_id)
-        headers = {"RequestId": request_id}
-        if status != 200:
-            headers |= {"retryIn": str(self._retry_in), "reportsInQueue": "1"}
-            return Response(status, headers=headers)
-        tsv = _render_tsv(self._dataset.ad_stats, report, layout)
-        return Response(200, tsv.encode(), {"Content-Type": TSV_CONTENT_TYPE, **headers})
+        if rows is None:
+            return Response(status, headers=self._not_ready_headers(request_id))
+        tsv = _render_tsv(rows, report, layout)
+        headers = {"Content-Type": TSV_CONTENT_TYPE, "RequestId": request_id}
+        return Response(200, tsv.encode(), headers)
+
+    def _not_ready_headers(self, request_id: str) -> dict[str, str]:
+        return {"RequestId": request_id, "retryIn": str(self._retry_in), "reportsInQueue": "1"}
 
     def error(self, status: int, detail: str) -> Response:
+        if status in (201, 202):  # an injected "still in the queue": the report stays unready
+            return Response(status, headers=self._not_ready_headers(self._next_request_id()))
         code, message = FAULT_CODES.get(status, (1000, _phrase(status)))
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 429 else {}
         error = _ApiError(status, code, message, detail)
@@ -173,23 +191,26 @@ class YandexDirectApi:
                 f"no client with login {login!r} is available to this token",
             )
 
-    def _queue(self, report: _Report) -> int:
-        """201 for a new report, 202 while it builds, 200 once it is ready."""
+    def _queue(self, report: _Report) -> tuple[int, list[Json] | None]:
+        """201 for a new report, 202 while it builds, then 200 with its rows as built."""
         with self._lock:
-            known = self._reports.get(report.name)
-            if known is None:
-                self._reports[report.name] = (report.identity, 1)
-                return 201
-            identity, requests_so_far = known
-            if identity != report.identity:
+            queued = self._reports.get(report.name)
+            if queued is None:
+                self._reports[report.name] = _Queued(report.identity)
+                return 201, None
+            if queued.identity != report.identity:
                 raise _ApiError(
                     400,
                     INVALID_PARAMETERS,
                     "Invalid request parameters",
                     f"ReportName {report.name!r} belongs to a report with other parameters",
                 )
-            self._reports[report.name] = (identity, requests_so_far + 1)
-            return 202 if requests_so_far <= self._polls_before_ready else 200
+            queued.requests += 1
+            if queued.requests <= self._polls_before_ready + 1:
+                return 202, None
+            if queued.rows is None:
+                queued.rows = _aggregate(self._dataset.ad_stats, report)
+            return 200, queued.rows
 
 
 def _error_response(
@@ -319,8 +340,7 @@ def _read_fields(field_names: Any) -> tuple[str, ...]:
 # Report rendering -------------------------------------------------------------------------
 
 
-def _render_tsv(ad_stats: list[Json], report: _Report, layout: _Layout) -> str:
-    rows = _aggregate(ad_stats, report)
+def _render_tsv(rows: list[Json], report: _Report, layout: _Layout) -> str:
     lines = []
     if not layout.skip_report_header:
         lines.append(f'"{report.name} ({report.date_from} - {report.date_to})"')

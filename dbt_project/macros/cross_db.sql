@@ -62,7 +62,7 @@
 {%- endmacro %}
 
 {% macro postgres__seconds_between(start_tz, end_tz) -%}
-    extract(epoch from ({{ end_tz }} - {{ start_tz }}))
+    cast(extract(epoch from ({{ end_tz }} - {{ start_tz }})) as double precision)
 {%- endmacro %}
 
 

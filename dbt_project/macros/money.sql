@@ -55,7 +55,7 @@
 {#- A ratio as a float from exact operands; NULL when the denominator is zero. The cast
     keeps Postgres from dividing integers as integers. -#}
 {% macro ratio(numerator, denominator) -%}
-    {{ dbt.safe_divide(dbt.cast(numerator, type_double()), denominator) }}
+    ({{ dbt.cast(numerator, type_double()) }} / nullif({{ denominator }}, 0))
 {%- endmacro %}
 
 
@@ -64,7 +64,8 @@
     to its amount exactly (largest remainder method): each row gets its share rounded
     toward zero, and the micro-units left over go one each to the rows with the largest
     remainders, ties broken by `tie_breakers`. `amount` must be the same on every row of a
-    group. Returns the relation's columns plus `allocated` (type_money()). -#}
+    group. Returns the relation's columns, the working columns of the method and
+    `allocated` (type_money()); callers select what they need. -#}
 {% macro allocate_proportionally(relation, group_by, amount, weight, tie_breakers) -%}
     {%- set group = group_by | join(", ") -%}
     {%- set share = "amount_units * " ~ weight -%}
@@ -96,8 +97,11 @@ ranked as (
 
 select
     *,
-    sign({{ amount }}) * {{ from_scaled_integer(
-        "floor_units + case when remainder_rank <= leftover_units then 1 else 0 end", 6
-    ) }} as allocated
+    cast(
+        sign({{ amount }}) * {{ from_scaled_integer(
+            "floor_units + case when remainder_rank <= leftover_units then 1 else 0 end", 6
+        ) }}
+        as {{ type_money() }}
+    ) as allocated
 from ranked
 {%- endmacro %}

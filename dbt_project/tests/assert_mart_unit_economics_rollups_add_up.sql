@@ -1,6 +1,14 @@
 -- Every roll-up row of mart_unit_economics equals the sum of the detail rows it covers,
--- for each additive metric (a roll-up never loses or double-counts a lead or a cost).
+-- exactly, for each additive metric (a roll-up never loses or double-counts a lead or a
+-- cost); gross_profit is NULL in a roll-up exactly when one of its detail rows is.
 {%- set additive = ["leads", "target_leads", "spend", "other_costs", "won_leads", "won_deals", "revenue"] %}
+{%- set sums -%}
+    {%- for metric in additive %}
+        sum({{ metric }}) as {{ metric }},
+    {%- endfor %}
+        case when count(gross_profit) < count(*) then null else sum(gross_profit) end
+            as gross_profit
+{%- endset %}
 
 with detail as (
     select * from {{ ref("mart_unit_economics") }}
@@ -8,16 +16,13 @@ with detail as (
 ),
 
 expected as (
-    select cohort_month, segment, 'all' as channel,
-        {%- for metric in additive %} sum({{ metric }}) as {{ metric }}{{ "," if not loop.last }}{% endfor %}
+    select cohort_month, segment, 'all' as channel, {{ sums }}
     from detail group by cohort_month, segment
     union all
-    select cohort_month, 'all' as segment, channel,
-        {%- for metric in additive %} sum({{ metric }}) as {{ metric }}{{ "," if not loop.last }}{% endfor %}
+    select cohort_month, 'all' as segment, channel, {{ sums }}
     from detail group by cohort_month, channel
     union all
-    select cohort_month, 'all' as segment, 'all' as channel,
-        {%- for metric in additive %} sum({{ metric }}) as {{ metric }}{{ "," if not loop.last }}{% endfor %}
+    select cohort_month, 'all' as segment, 'all' as channel, {{ sums }}
     from detail group by cohort_month
 )
 
@@ -28,6 +33,6 @@ left join {{ ref("mart_unit_economics") }} as mart
     and expected.segment = mart.segment
     and expected.channel = mart.channel
 where mart.cohort_month is null
-    {%- for metric in additive %}
-    or abs(expected.{{ metric }} - mart.{{ metric }}) > 0.005
+    {%- for metric in additive + ["gross_profit"] %}
+    or expected.{{ metric }} is distinct from mart.{{ metric }}
     {%- endfor %}

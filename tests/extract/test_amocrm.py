@@ -265,11 +265,13 @@ def _amocrm_routes(server: ScriptedServer) -> None:
             return Reply(204)
         limit = int(request.query["limit"][0])
         page = int(request.query.get("page", ["1"])[0])
-        chunk = leads[(page - 1) * limit : page * limit]
+        since = int(request.query["filter[updated_at][from]"][0])
+        listed = [lead for lead in leads if lead["updated_at"] >= since]
+        chunk = listed[(page - 1) * limit : page * limit]
         if not chunk:
             return Reply(204)
         links = {"self": {"href": f"https://sub.amocrm.ru/api/v4/leads?page={page}"}}
-        if page * limit < len(leads):
+        if page * limit < len(listed):
             # the next link repeats the query, on the account's own (here: foreign) host
             query = "&".join(f"{k}={v[0]}" for k, v in request.query.items() if k != "page")
             links["next"] = {"href": f"https://sub.amocrm.ru/api/v4/leads?{query}&page={page + 1}"}
@@ -319,8 +321,11 @@ def test_extract_pages_through_every_entity_with_the_documented_filters(
     assert first["filter[updated_at][to]"] == ["1767311999"]  # [from, to) in whole seconds
     assert first["order[updated_at]"] == ["asc"]
     assert first["with"] == ["contacts,loss_reason"]
-    assert [r.query.get("page", ["1"])[0] for r in lead_requests[:3]] == ["1", "2", "3"]
-    assert lead_requests[3].query["with"] == ["only_deleted"]
+    # each request starts again at the last update time seen, whose lead it then skips
+    anchors = [r.query["filter[updated_at][from]"][0] for r in lead_requests[:4]]
+    assert anchors == [str(1767225600 + i) for i in (0, 2, 3, 4)]
+    assert {r.query["page"][0] for r in lead_requests[:4]} == {"1"}
+    assert lead_requests[4].query["with"] == ["only_deleted"]
     events = next(r for r in server.requests if r.path == "/api/v4/events").query
     assert events["filter[type]"] == ["lead_status_changed"]
     assert events["filter[created_at][from]"] == ["1767225600"]
@@ -328,7 +333,7 @@ def test_extract_pages_through_every_entity_with_the_documented_filters(
     assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in server.requests)
     leads = pq.read_table(landing.entity_dir("leads")).to_pylist()
     assert sorted(r["lead_id"] for r in leads) == [1, 2, 3, 4, 5]
-    assert len(list(landing.entity_dir("leads").glob("part-*.parquet"))) == 3  # one per page
+    assert len(list(landing.entity_dir("leads").glob("part-*.parquet"))) == 4  # one per page
     assert leads[0]["contacts"] == [{"contact_id": 901, "is_main": True}]
     assert landing.quarantined == {}
 

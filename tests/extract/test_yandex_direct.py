@@ -160,6 +160,7 @@ def test_report_name_identifies_the_parameters():
             "client_login": "playground-ads",
             "include_vat": False,
             "money_in_micros": True,
+            "run_id": "scheduled__2026-01-04",
         } | changes
         return report_request(**arguments)["params"]["ReportName"]
 
@@ -169,8 +170,9 @@ def test_report_name_identifies_the_parameters():
         name(client_login="other-account"),
         name(include_vat=True),
         name(money_in_micros=False),
+        name(run_id="manual__2026-01-05"),  # another run gets a report built anew
     }
-    assert name() not in others and len(others) == 4
+    assert name() not in others and len(others) == 5
     with pytest.raises(ValueError, match="after date_to"):
         name(date_from=date(2026, 2, 1))
 

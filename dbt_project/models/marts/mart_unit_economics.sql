@@ -2,7 +2,10 @@
     (METRICS.md, Unit economics). Every source row is a fact of one kind (a lead, a won
     deal, an allocated ad cost, an allocated other cost); sums, ratios and medians of
     every row, detail or roll-up, are computed from these facts, never from other rows.
-    Deleted leads and deals are excluded everywhere. -#}
+    Deleted leads and deals are excluded everywhere. Money is exact (macros/money.sql):
+    sums of decimals, money per unit rounded once to the micro-unit, float ratios taken
+    from the exact sums. -#}
+{%- set money = type_money() %}
 {%- set float_type = type_double() %}
 
 with leads as (
@@ -11,18 +14,14 @@ with leads as (
         leads.cohort_month,
         leads.segment,
         leads.channel,
-        qualified.is_target
+        qualified.is_target,
+        outcomes.status
     from {{ ref("int_leads_enriched") }} as leads
     inner join {{ ref("int_leads_qualified") }} as qualified
         on leads.lead_id = qualified.lead_id
+    inner join {{ ref("int_leads_outcomes") }} as outcomes
+        on leads.lead_id = outcomes.lead_id
     where not leads.is_deleted
-),
-
-won_deals as (
-    select deals.lead_id, deals.amount_reporting, deals.days_to_won
-    from {{ ref("int_deals_converted") }} as deals
-    where deals.status = 'won'
-        and not deals.is_deleted
 ),
 
 margin_rates as (
@@ -36,6 +35,25 @@ margin_rates as (
         on default_rate.segment = 'default'
 ),
 
+{#- A won deal's gross profit is rounded to the micro-unit on its own row, so the roll-ups
+    add up exactly. It is unknown only when the segment has no margin rate and the deal an
+    amount. -#}
+won_deals as (
+    select
+        leads.cohort_month,
+        leads.segment,
+        leads.channel,
+        deals.amount_reporting,
+        deals.days_to_won,
+        margin_rates.margin_rate,
+        cast(deals.amount_reporting * margin_rates.margin_rate as {{ money }}) as gross_profit
+    from {{ ref("int_deals_converted") }} as deals
+    inner join leads on deals.lead_id = leads.lead_id
+    left join margin_rates on leads.segment = margin_rates.segment
+    where deals.status = 'won'
+        and not deals.is_deleted
+),
+
 lead_facts as (
     select
         cohort_month,
@@ -43,41 +61,35 @@ lead_facts as (
         channel,
         1 as leads,
         case when is_target then 1 else 0 end as target_leads,
-        case
-            when exists (select 1 from won_deals where won_deals.lead_id = leads.lead_id)
-                then 1
-            else 0
-        end as won_leads,
+        case when status = 'won' then 1 else 0 end as won_leads,
         0 as won_deals,
-        cast(null as {{ float_type }}) as revenue,
-        cast(null as {{ float_type }}) as gross_profit,
+        cast(null as {{ money }}) as revenue,
+        cast(null as {{ money }}) as gross_profit,
         0 as unknown_gross_profits,
         cast(null as {{ float_type }}) as days_to_won,
-        cast(null as {{ float_type }}) as spend,
-        cast(null as {{ float_type }}) as other_costs
+        cast(null as {{ money }}) as spend,
+        cast(null as {{ money }}) as other_costs
     from leads
 ),
 
 won_deal_facts as (
     select
-        leads.cohort_month,
-        leads.segment,
-        leads.channel,
+        cohort_month,
+        segment,
+        channel,
         0 as leads,
         0 as target_leads,
         0 as won_leads,
         1 as won_deals,
-        won_deals.amount_reporting as revenue,
-        won_deals.amount_reporting * margin_rates.margin_rate as gross_profit,
+        amount_reporting as revenue,
+        gross_profit,
         case
-            when won_deals.amount_reporting * margin_rates.margin_rate is null then 1 else 0
+            when margin_rate is null and coalesce(amount_reporting, 0) <> 0 then 1 else 0
         end as unknown_gross_profits,
-        won_deals.days_to_won,
-        cast(null as {{ float_type }}) as spend,
-        cast(null as {{ float_type }}) as other_costs
+        days_to_won,
+        cast(null as {{ money }}) as spend,
+        cast(null as {{ money }}) as other_costs
     from won_deals
-    inner join leads on won_deals.lead_id = leads.lead_id
-    left join margin_rates on leads.segment = margin_rates.segment
 ),
 
 spend_facts as (
@@ -89,12 +101,12 @@ spend_facts as (
         0 as target_leads,
         0 as won_leads,
         0 as won_deals,
-        cast(null as {{ float_type }}) as revenue,
-        cast(null as {{ float_type }}) as gross_profit,
+        cast(null as {{ money }}) as revenue,
+        cast(null as {{ money }}) as gross_profit,
         0 as unknown_gross_profits,
         cast(null as {{ float_type }}) as days_to_won,
         spend,
-        cast(null as {{ float_type }}) as other_costs
+        cast(null as {{ money }}) as other_costs
     from {{ ref("int_ad_spend_allocated") }}
 ),
 
@@ -107,11 +119,11 @@ other_cost_facts as (
         0 as target_leads,
         0 as won_leads,
         0 as won_deals,
-        cast(null as {{ float_type }}) as revenue,
-        cast(null as {{ float_type }}) as gross_profit,
+        cast(null as {{ money }}) as revenue,
+        cast(null as {{ money }}) as gross_profit,
         0 as unknown_gross_profits,
         cast(null as {{ float_type }}) as days_to_won,
-        cast(null as {{ float_type }}) as spend,
+        cast(null as {{ money }}) as spend,
         other_costs
     from {{ ref("int_other_costs_allocated") }}
 ),
@@ -126,6 +138,7 @@ facts as (
     select * from other_cost_facts
 ),
 
+{#- grouping sets and grouping() are standard SQL, the same on DuckDB and Postgres. -#}
 totals as (
     select
         cohort_month,
@@ -133,16 +146,18 @@ totals as (
         case when grouping(channel) = 1 then 'all' else channel end as channel,
         cast(sum(leads) as {{ dbt.type_bigint() }}) as leads,
         cast(sum(target_leads) as {{ dbt.type_bigint() }}) as target_leads,
-        coalesce(sum(spend), 0) as spend,
-        coalesce(sum(other_costs), 0) as other_costs,
+        cast(coalesce(sum(spend), 0) as {{ money }}) as spend,
+        cast(coalesce(sum(other_costs), 0) as {{ money }}) as other_costs,
         cast(sum(won_leads) as {{ dbt.type_bigint() }}) as won_leads,
         cast(sum(won_deals) as {{ dbt.type_bigint() }}) as won_deals,
-        coalesce(sum(revenue), 0) as revenue,
-        case
-            when sum(unknown_gross_profits) > 0 then null
-            else coalesce(sum(gross_profit), 0)
-        end as gross_profit,
-        {{ median("days_to_won") }} as median_days_to_won
+        cast(coalesce(sum(revenue), 0) as {{ money }}) as revenue,
+        cast(
+            case
+                when sum(unknown_gross_profits) > 0 then null
+                else coalesce(sum(gross_profit), 0)
+            end as {{ money }}
+        ) as gross_profit,
+        cast({{ median("days_to_won") }} as {{ float_type }}) as median_days_to_won
     from facts
     group by grouping sets (
         (cohort_month, segment, channel),
@@ -158,19 +173,19 @@ select
     channel,
     leads,
     target_leads,
-    1 - cast(target_leads as {{ float_type }}) / nullif(leads, 0) as non_target_share,
+    {{ ratio("leads - target_leads", "leads") }} as non_target_share,
     spend,
     other_costs,
-    spend / nullif(leads, 0) as cpl,
-    spend / nullif(target_leads, 0) as cost_per_target_lead,
+    {{ divide_money("spend", "leads") }} as cpl,
+    {{ divide_money("spend", "target_leads") }} as cost_per_target_lead,
     won_leads,
     won_deals,
     revenue,
-    revenue / nullif(won_deals, 0) as avg_check,
-    (spend + other_costs) / nullif(won_leads, 0) as cac,
-    cast(won_leads as {{ float_type }}) / nullif(leads, 0) as lead_to_won,
+    {{ divide_money("revenue", "won_deals") }} as avg_check,
+    {{ divide_money("spend + other_costs", "won_leads") }} as cac,
+    {{ ratio("won_leads", "leads") }} as lead_to_won,
     gross_profit,
-    (gross_profit - spend) / nullif(spend, 0) as romi,
-    (gross_profit - spend - other_costs) / nullif(spend + other_costs, 0) as roi,
+    {{ ratio("gross_profit - spend", "spend") }} as romi,
+    {{ ratio("gross_profit - spend - other_costs", "spend + other_costs") }} as roi,
     median_days_to_won
 from totals

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import CronTriggerTimetable, TriggerRule, dag, get_current_context, task
+from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
 from funnelhouse import alerts, tasks
-from funnelhouse.settings import WAREHOUSE_POOL, load_config
+from funnelhouse.dag_tasks import build_check_publish
+from funnelhouse.settings import load_config
 
 CONFIG = load_config()
 
@@ -48,30 +49,8 @@ def funnel_nightly() -> None:
             data_interval_end=context["data_interval_end"],
         )
 
-    @task(pool=WAREHOUSE_POOL)
-    def validate_phones() -> int:
-        return tasks.refresh_phones()
-
-    @task(pool=WAREHOUSE_POOL)
-    def dbt_build() -> None:
-        tasks.build_models()
-
-    @task(pool=WAREHOUSE_POOL)
-    def quality_gate() -> str:
-        return tasks.quality_gate(run_id=get_current_context()["run_id"])
-
-    @task(pool=WAREHOUSE_POOL, trigger_rule=TriggerRule.ALL_DONE)
-    def publish() -> str:
-        context = get_current_context()
-        run_id = context["run_id"]
-        states = context["ti"].get_task_states(
-            dag_id=context["dag"].dag_id, task_ids=["quality_gate"], run_ids=[run_id]
-        )
-        gate_state = states.get(run_id, {}).get("quality_gate")
-        return tasks.publish_marts(run_id=run_id, gate_state=gate_state)
-
     extracted = extract.expand(source_name=[source.name for source in CONFIG.sources])
-    extracted >> validate_phones() >> dbt_build() >> quality_gate() >> publish()
+    extracted >> build_check_publish()
 
 
 funnel_nightly()

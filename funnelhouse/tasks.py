@@ -7,7 +7,7 @@ opens the warehouse for writing runs under the one-slot pool `WAREHOUSE_POOL`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -206,3 +206,12 @@ def publish_marts(*, run_id: str, gate_state: str | None, paths: Paths | None = 
             "and reads this run's results in mart_data_quality"
         )
     return f"published version {publication.version}"
+
+
+def publish_after_gate(context: Mapping[str, Any]) -> str:
+    """The `publish` task of both DAGs: the run's quality_gate state decides what BI gets."""
+    run_id = context["run_id"]
+    states = context["ti"].get_task_states(
+        dag_id=context["dag"].dag_id, task_ids=["quality_gate"], run_ids=[run_id]
+    )
+    return publish_marts(run_id=run_id, gate_state=states.get(run_id, {}).get("quality_gate"))

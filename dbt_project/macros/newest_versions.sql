@@ -2,8 +2,9 @@
 
     A re-run of any extraction window lands the same records again in new files, so raw
     holds several versions per key. An incremental run reads only files newer than the
-    newest `_extracted_at` already staged and ranks their rows together with the staged
-    rows of the same keys, so an out-of-order file can never replace a newer version.
+    newest `_extracted_at` already staged, less an overlap (var `restage_overlap_hours`),
+    and ranks their rows together with the staged rows of the same keys, so an
+    out-of-order file can never replace a newer version and a late one is not skipped.
     `columns` are the staged ones: the source's columns, usually less the bulky raw
     `_payload`. -#}
 
@@ -16,7 +17,13 @@ with landed as (
     select {{ columns | join(", ") }}
     from {{ landed_source(source_name, table_name) }}
     {%- if is_incremental() %}
-    where _extracted_at > (select max(_extracted_at) from {{ this }})
+    {# The overlap re-reads files that landed while another run was building: a run's
+       files can land after a later-starting run staged newer ones. #}
+    where _extracted_at > {{ dbt.dateadd(
+            "hour",
+            -var("restage_overlap_hours"),
+            "(select max(_extracted_at) from " ~ this ~ ")"
+        ) }}
         or (select max(_extracted_at) from {{ this }}) is null
     {%- endif %}
 ),

@@ -8,6 +8,9 @@
       amount without an exchange rate counts as missing: the quality gate flags it);
     - days_to_won: from creation to its first won deal's close; hours to first stage
       change: from creation to the first status change of any of its deals. -#}
+{#- A table, not a view: every mart and the quality gate read it, so it is computed once
+    a run. -#}
+{{ config(materialized="table") }}
 with deals as (
     select
         deals.deal_id,

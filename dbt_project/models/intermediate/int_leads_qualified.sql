@@ -3,6 +3,9 @@
     turns rules on and off and sets their parameters and priority (1 = highest). A rule's
     column is `pass`, `fail` or `unknown`, NULL when the rule is off. A lead is a target
     lead when it passes every rule that is on. -#}
+{#- A table, not a view: every mart and the quality gate read it, so it is computed once
+    a run. -#}
+{{ config(materialized="table") }}
 with leads as (
     select * from {{ ref("int_leads_enriched") }}
 ),

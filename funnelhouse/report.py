@@ -96,6 +96,7 @@ def print_report(paths: Paths) -> None:
     print(format_table(*dropoffs))
     print(gate_summary(paths))
     print(publication_summary(paths))
+    print(f"\nWarehouse (the nightly's working file): {paths.warehouse}")
 
 
 def gate_summary(paths: Paths) -> str:

@@ -24,7 +24,7 @@ dated_deals as (
     left join leads on deals.lead_id = leads.lead_id
     left join {{ ref("loss_reason_mapping") }} as loss_reasons
         on deals.source = loss_reasons.source
-        and deals.loss_reason = loss_reasons.crm_reason
+        and lower(trim(deals.loss_reason)) = lower(trim(loss_reasons.crm_reason))
 )
 
 select
@@ -50,7 +50,9 @@ select
     end as days_to_won,
     loss_reason,
     case
-        when status = 'lost' then coalesce(mapped_loss_reason, loss_reason, 'no_reason_given')
+        when status = 'lost' then coalesce(
+            mapped_loss_reason, nullif(trim(loss_reason), ''), 'no_reason_given'
+        )
     end as dropoff_reason,
     is_removed as is_deleted
 from dated_deals

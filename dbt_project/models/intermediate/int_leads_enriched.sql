@@ -1,8 +1,5 @@
 {#- One row per lead of every source, deleted ones included (flagged), with the
     dimensions the marts group by: cohort month (reporting time zone), segment, channel. -#}
-{#- A table, not a view: every mart and the quality gate read it, so it is computed once
-    a run. -#}
-{{ config(materialized="table") }}
 with leads as (
     select * from {{ ref("int_leads_conformed") }}
 ),

@@ -85,9 +85,11 @@ rule_results as (
             else 'unknown'
         end as valid_phone,
         case
+            {# Spaces and case are ignored on both sides, so "dealer, Private buyer" lists
+               the segment `private buyer`. #}
             when {{ dbt.position(
-                dbt.concat(["','", "leads.segment", "','"]),
-                dbt.concat(["','", "replace(rule_params.focus_segments, ' ', '')", "','"]),
+                dbt.concat(["','", "replace(lower(leads.segment), ' ', '')", "','"]),
+                dbt.concat(["','", "replace(lower(rule_params.focus_segments), ' ', '')", "','"]),
             ) }} > 0 then 'pass'
             else 'fail'
         end as focus_segment,

@@ -64,8 +64,8 @@ def _backfill(params: dict[str, object]) -> Backfill:
         "sweep_lead_ids": Param(
             True,
             type="boolean",
-            description="Also list every amoCRM lead id, so leads deleted without a trace "
-            "leave the marts.",
+            description="Also list every CRM record id (amoCRM leads, Bitrix24 leads and "
+            "deals), so records deleted without a trace leave the marts.",
         ),
     },
 )

@@ -32,6 +32,13 @@ RECORD_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
     ("amocrm", "statuses"): ("pipeline_id", "status_id"),
     ("amocrm", "lead_ids"): ("lead_id",),
     ("amocrm", "loss_reasons"): ("loss_reason_id",),
+    ("bitrix24", "leads"): ("lead_id",),
+    ("bitrix24", "deals"): ("deal_id",),
+    ("bitrix24", "contacts"): ("contact_id",),
+    ("bitrix24", "statuses"): ("entity_id", "status_id"),
+    ("bitrix24", "stage_history"): ("entity_type_id", "history_id"),
+    ("bitrix24", "lead_ids"): ("lead_id",),
+    ("bitrix24", "deal_ids"): ("deal_id",),
     ("yandex_direct", "campaign_stats"): ("account", "date", "campaign_id"),
 }
 

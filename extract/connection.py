@@ -19,6 +19,7 @@ class SourceConnection:
     base_url: str
     token: str
     extra: dict[str, Any] = field(default_factory=dict)
+    login: str | None = None  # the Airflow Connection's login (Bitrix24: the webhook's user id)
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):

@@ -238,7 +238,10 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        bearer: bool = True,
     ) -> None:
+        """`bearer=False` sends no Authorization header: for a source whose secret travels
+        in `base_url` itself (Bitrix24 webhooks), which still registers it for redaction."""
         register_secret(token)
         self.source = source
         self.base_url = base_url.rstrip("/")
@@ -249,9 +252,9 @@ class HttpClient:
         self._retry_hint = retry_hint
         self._jitter = jitter
         self._session = requests.Session()
-        self._session.headers.update(
-            {"Authorization": f"Bearer {token}", "User-Agent": "funnelhouse-extract/0.1"}
-        )
+        self._session.headers["User-Agent"] = "funnelhouse-extract/0.1"
+        if bearer:
+            self._session.headers["Authorization"] = f"Bearer {token}"
         self._session.headers.update(headers or {})
 
     def __enter__(self) -> HttpClient:

@@ -30,6 +30,17 @@ AMOCRM_CUSTOM_FIELD = pa.struct(
 )
 AMOCRM_LEAD_CONTACT = pa.struct([("contact_id", pa.int64()), ("is_main", pa.bool_())])
 AMOCRM_PHONE = pa.struct([("value", pa.string()), ("enum_code", pa.string())])
+BITRIX24_PHONE = pa.struct([("value", pa.string()), ("value_type", pa.string())])
+# User fields (UF_CRM_*) as text, whatever their type: the seed crm_fields picks them by code.
+BITRIX24_USER_FIELD = pa.struct([("field_code", pa.string()), ("value", pa.string())])
+BITRIX24_MONEY = pa.decimal128(18, 2)
+BITRIX24_UTM = [
+    pa.field("utm_source", pa.string()),
+    pa.field("utm_medium", pa.string()),
+    pa.field("utm_campaign", pa.string()),
+    pa.field("utm_content", pa.string()),
+    pa.field("utm_term", pa.string()),
+]
 
 SCHEMAS: dict[tuple[str, str], pa.Schema] = {
     ("amocrm", "leads"): _schema(
@@ -81,6 +92,69 @@ SCHEMAS: dict[tuple[str, str], pa.Schema] = {
         pa.field("sort", pa.int64()),
         pa.field("updated_at", UTC_TS),
     ),
+    ("bitrix24", "leads"): _schema(
+        pa.field("lead_id", pa.int64(), nullable=False),
+        pa.field("status_id", pa.string()),
+        pa.field("status_semantic_id", pa.string()),
+        pa.field("status_description", pa.string()),
+        pa.field("source_id", pa.string()),
+        pa.field("opportunity", BITRIX24_MONEY),
+        pa.field("currency_id", pa.string()),
+        pa.field("contact_id", pa.int64()),
+        pa.field("date_create", UTC_TS),
+        pa.field("date_modify", UTC_TS),
+        pa.field("date_closed", UTC_TS),
+        *BITRIX24_UTM,
+        pa.field("phones", pa.list_(BITRIX24_PHONE)),
+        pa.field("user_fields", pa.list_(BITRIX24_USER_FIELD)),
+    ),
+    ("bitrix24", "deals"): _schema(
+        pa.field("deal_id", pa.int64(), nullable=False),
+        pa.field("lead_id", pa.int64()),
+        pa.field("contact_id", pa.int64()),
+        pa.field("category_id", pa.int64()),
+        pa.field("stage_id", pa.string()),
+        pa.field("stage_semantic_id", pa.string()),
+        pa.field("opportunity", BITRIX24_MONEY),
+        pa.field("currency_id", pa.string()),
+        pa.field("date_create", UTC_TS),
+        pa.field("date_modify", UTC_TS),
+        pa.field("closedate", UTC_TS),
+        pa.field("closed", pa.bool_()),
+        *BITRIX24_UTM,
+        pa.field("user_fields", pa.list_(BITRIX24_USER_FIELD)),
+    ),
+    ("bitrix24", "contacts"): _schema(
+        pa.field("contact_id", pa.int64(), nullable=False),
+        pa.field("date_create", UTC_TS),
+        pa.field("date_modify", UTC_TS),
+        pa.field("phones", pa.list_(BITRIX24_PHONE)),
+    ),
+    # crm.status.list: lead statuses (entity STATUS), deal stages (DEAL_STAGE,
+    # DEAL_STAGE_<category>) and the other dictionaries, keyed on (entity_id, status_id).
+    ("bitrix24", "statuses"): _schema(
+        pa.field("entity_id", pa.string(), nullable=False),
+        pa.field("status_id", pa.string(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("sort", pa.int64()),
+        pa.field("category_id", pa.int64()),
+        pa.field("semantics", pa.string()),
+    ),
+    # crm.stagehistory.list of leads (entity_type_id 1) and deals (2); `stage_id` is the
+    # lead's STATUS_ID or the deal's STAGE_ID.
+    ("bitrix24", "stage_history"): _schema(
+        pa.field("entity_type_id", pa.int64(), nullable=False),
+        pa.field("history_id", pa.int64(), nullable=False),
+        pa.field("type_id", pa.int64()),
+        pa.field("owner_id", pa.int64(), nullable=False),
+        pa.field("created_time", UTC_TS),
+        pa.field("category_id", pa.int64()),
+        pa.field("stage_id", pa.string()),
+        pa.field("stage_semantic_id", pa.string()),
+    ),
+    # The id sweeps (Bitrix24 lists no deleted record): as amocrm lead_ids.
+    ("bitrix24", "lead_ids"): _schema(pa.field("lead_id", pa.int64(), nullable=False)),
+    ("bitrix24", "deal_ids"): _schema(pa.field("deal_id", pa.int64(), nullable=False)),
     ("yandex_direct", "campaign_stats"): _schema(
         pa.field("account", pa.string(), nullable=False),
         pa.field("date", pa.date32(), nullable=False),

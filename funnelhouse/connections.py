@@ -28,4 +28,5 @@ def source_connection(conn_id: str) -> SourceConnection:
         base_url=base_url(conn.host, conn.port, conn.schema),
         token=conn.password,
         extra=conn.extra_dejson,
+        login=conn.login or None,
     )

@@ -23,6 +23,8 @@ DEMO_LOGICAL_DATE = (
     "2026-07-01T00:00:00+00:00"  # 03:00 Moscow: the night after the sandbox's last day
 )
 SANDBOX_TOKEN = "sandbox-token"  # the sandbox's own fake token, not a secret
+# Bitrix24 connections name the webhook's user as their login; the sandbox portal's is 1.
+SANDBOX_LOGINS = {"bitrix24": "1"}
 log = logging.getLogger("funnelhouse.demo")
 
 
@@ -37,11 +39,11 @@ def running_sandbox(
     seed: int, leads: int, log_path: Path, token: str = SANDBOX_TOKEN
 ) -> Iterator[dict[str, int]]:
     """Start `python -m sandbox serve` on free ports and stop it on exit."""
-    ports = {"amocrm": _free_port(), "yandex_direct": _free_port()}
+    ports = {"amocrm": _free_port(), "yandex_direct": _free_port(), "bitrix24": _free_port()}
     command = [
         sys.executable, "-m", "sandbox", "serve", "--seed", str(seed), "--leads", str(leads),
         "--amocrm-port", str(ports["amocrm"]), "--yandex-port", str(ports["yandex_direct"]),
-        "--token", token,
+        "--bitrix24-port", str(ports["bitrix24"]), "--token", token,
     ]  # fmt: skip
     with log_path.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
@@ -76,6 +78,7 @@ def sandbox_connections(
             "port": port,
             "schema": "http",
             "password": token,
+            **({"login": SANDBOX_LOGINS[source]} if source in SANDBOX_LOGINS else {}),
         }
         for source, port in ports.items()
     }

@@ -56,15 +56,17 @@ class RawPhoneSource:
     select_sql: str
 
 
-# One entry per CRM that lands phone strings; HubSpot and Bitrix24 add theirs here.
+# A `phones` column of structs with a `value`: amoCRM contacts, Bitrix24 leads and contacts.
+_UNNEST_PHONES = (
+    "SELECT phone.value AS phone_raw FROM (SELECT unnest(phones) AS phone FROM read_parquet(?))"
+)
+
+# One entry per landed entity that holds phone strings; HubSpot adds its own here.
 RAW_PHONE_SOURCES: dict[str, RawPhoneSource] = {
-    "amocrm": RawPhoneSource(
-        entity_dir="amocrm/contacts",
-        select_sql=(
-            "SELECT phone.value AS phone_raw "
-            "FROM (SELECT unnest(phones) AS phone FROM read_parquet(?))"
-        ),
-    ),
+    "amocrm": RawPhoneSource(entity_dir="amocrm/contacts", select_sql=_UNNEST_PHONES),
+    # Bitrix24 keeps phones on the lead itself and on the contact of a deal.
+    "bitrix24 leads": RawPhoneSource(entity_dir="bitrix24/leads", select_sql=_UNNEST_PHONES),
+    "bitrix24 contacts": RawPhoneSource(entity_dir="bitrix24/contacts", select_sql=_UNNEST_PHONES),
 }
 
 

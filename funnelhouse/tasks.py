@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from extract.amocrm import extract_amocrm, sweep_lead_ids
+from extract.bitrix24 import extract_bitrix24, sweep_ids
 from extract.connection import SourceConnection
 from extract.landing import RawLanding
 from extract.yandex_direct import extract_yandex_direct
@@ -21,7 +22,13 @@ from funnelhouse.dbt import run_dbt
 from funnelhouse.phones import refresh_phone_numbers
 from funnelhouse.runs import BACKFILL, NIGHTLY, SyncState, sync_state, write_manifest
 from funnelhouse.settings import Paths, SourceConfig
-from funnelhouse.windows import Backfill, ad_report_days, crm_updated_window, sweep_due
+from funnelhouse.windows import (
+    Backfill,
+    UpdatedWindow,
+    ad_report_days,
+    crm_updated_window,
+    sweep_due,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +85,27 @@ class _NightlyScope:
 _Scope = _NightlyScope | Backfill
 
 
-def _extract_amocrm(
-    source: SourceConfig,
-    connection: SourceConnection,
-    landing: RawLanding,
-    scope: _Scope,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _CrmSyncPlan:
+    """What a CRM run reads: records updated in `window`, then all ids when `sweep`."""
+
+    window: UpdatedWindow
+    sweep: bool
+    checked: dict[str, str]  # manifest details: when deletions were last looked for
+
+    def details(self, counts: dict[str, int]) -> dict[str, Any]:
+        return {
+            "updated_from": self.window.start.isoformat(),
+            "updated_to": self.window.end.isoformat(),
+            "lead_ids_swept": self.sweep,
+            **self.checked,
+            "counts": counts,
+        }
+
+
+def _crm_sync_plan(source: SourceConfig, scope: _Scope) -> _CrmSyncPlan:
+    """The update-time window and id sweep of a CRM run, by the shared cursor machinery."""
     options = source.options
-    page_size = int(options.get("page_size", 250))
     checked: dict[str, str] = {}
     if isinstance(scope, Backfill):
         window, sweep = scope.updated_window(), scope.sweep_lead_ids
@@ -103,23 +123,45 @@ def _extract_amocrm(
         if first_load or sweep:
             checked["deletions_checked_at"] = end.isoformat()
     log.info(
-        "amocrm: reading records updated in [%s, %s)%s",
+        "%s: reading records updated in [%s, %s)%s",
+        source.name,
         window.start,
         window.end,
-        ", then every lead id (the deletion sweep)" if sweep else "",
+        ", then every id (the deletion sweep)" if sweep else "",
     )
+    return _CrmSyncPlan(window, sweep, checked)
+
+
+def _extract_amocrm(
+    source: SourceConfig,
+    connection: SourceConnection,
+    landing: RawLanding,
+    scope: _Scope,
+) -> dict[str, Any]:
+    page_size = int(source.options.get("page_size", 250))
+    plan = _crm_sync_plan(source, scope)
+    window = plan.window
     counts = extract_amocrm(
         connection, landing, updated_from=window.start, updated_to=window.end, page_size=page_size
     )
-    if sweep:
+    if plan.sweep:
         counts |= sweep_lead_ids(connection, landing, page_size=page_size)
-    return {
-        "updated_from": window.start.isoformat(),
-        "updated_to": window.end.isoformat(),
-        "lead_ids_swept": sweep,
-        **checked,
-        "counts": counts,
-    }
+    return plan.details(counts)
+
+
+def _extract_bitrix24(
+    source: SourceConfig,
+    connection: SourceConnection,
+    landing: RawLanding,
+    scope: _Scope,
+) -> dict[str, Any]:
+    plan = _crm_sync_plan(source, scope)
+    counts = extract_bitrix24(
+        connection, landing, updated_from=plan.window.start, updated_to=plan.window.end
+    )
+    if plan.sweep:
+        counts |= sweep_ids(connection, landing)
+    return plan.details(counts)
 
 
 def _extract_yandex_direct(
@@ -156,7 +198,11 @@ def _extract_yandex_direct(
 # Each lands one source for a run and returns its manifest details, "counts" included.
 _SOURCE_EXTRACTS: dict[
     str, Callable[[SourceConfig, SourceConnection, RawLanding, _Scope], dict[str, Any]]
-] = {"amocrm": _extract_amocrm, "yandex_direct": _extract_yandex_direct}
+] = {
+    "amocrm": _extract_amocrm,
+    "bitrix24": _extract_bitrix24,
+    "yandex_direct": _extract_yandex_direct,
+}
 
 
 def refresh_phones(paths: Paths | None = None) -> int:

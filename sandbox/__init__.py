@@ -1,10 +1,13 @@
 """Credential-free imitations of the vendor APIs funnelhouse reads, with reference data.
 
-`generate()` builds the reference case; `start_amocrm()` and `start_yandex_direct()` serve it
-over local HTTP in the vendors' wire formats. `python -m sandbox serve` runs both.
+`generate()` builds the reference case; `start_amocrm()`, `start_bitrix24()` and
+`start_yandex_direct()` serve it over local HTTP in the vendors' wire formats.
+`python -m sandbox serve` runs them all.
 """
 
 from sandbox.amocrm import move_lead_during_listing, start_amocrm
+from sandbox.bitrix24 import start_bitrix24
+from sandbox.bitrix24_portal import Portal, PortalLeadTruth, generate_portal
 from sandbox.faults import Fault, FaultKind, seeded_faults
 from sandbox.generator import Dataset, LeadTruth, generate
 from sandbox.server import RunningServer
@@ -15,10 +18,14 @@ __all__ = [
     "Fault",
     "FaultKind",
     "LeadTruth",
+    "Portal",
+    "PortalLeadTruth",
     "RunningServer",
     "generate",
+    "generate_portal",
     "move_lead_during_listing",
     "seeded_faults",
     "start_amocrm",
+    "start_bitrix24",
     "start_yandex_direct",
 ]

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from sandbox.amocrm import start_amocrm
+from sandbox.bitrix24 import start_bitrix24
 from sandbox.generator import Dataset, generate
 from sandbox.yandex_direct import start_yandex_direct
 
@@ -15,12 +16,17 @@ from sandbox.yandex_direct import start_yandex_direct
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve amoCRM and Yandex Direct until stopped")
+    serve = commands.add_parser(
+        "serve", help="serve amoCRM, Bitrix24 and Yandex Direct until stopped"
+    )
     _data_options(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--amocrm-port", type=int, default=8701, help="0 picks a free port")
     serve.add_argument("--yandex-port", type=int, default=8702, help="0 picks a free port")
-    serve.add_argument("--token", default="sandbox-token", help="the Bearer token to accept")
+    serve.add_argument("--bitrix24-port", type=int, default=8703, help="0 picks a free port")
+    serve.add_argument(
+        "--token", default="sandbox-token", help="the Bearer token (Bitrix24: webhook code)"
+    )
     serve.add_argument("--polls-before-ready", type=int, default=2)
     serve.add_argument("--retry-in", type=int, default=1, help="retryIn seconds for reports")
     serve.set_defaults(run=_serve)
@@ -52,9 +58,13 @@ def _serve(args: argparse.Namespace) -> int:
             polls_before_ready=args.polls_before_ready,
             retry_in_seconds=args.retry_in,
         ) as yandex,
+        start_bitrix24(
+            dataset, host=args.host, port=args.bitrix24_port, token=args.token
+        ) as bitrix24,
     ):
         print(f"amocrm {amocrm.url}", flush=True)
         print(f"yandex_direct {yandex.url}", flush=True)
+        print(f"bitrix24 {bitrix24.url}", flush=True)  # webhook: {url}/rest/1/<token>/
         print("sandbox ready", flush=True)
         stop.wait()
     print("sandbox stopped", flush=True)

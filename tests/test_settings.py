@@ -12,9 +12,9 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_shipped_config_enables_amocrm_and_yandex() -> None:
+def test_shipped_config_enables_amocrm_bitrix24_and_yandex() -> None:
     config = load_config()
-    assert [s.name for s in config.sources] == ["amocrm", "yandex_direct"]
+    assert [s.name for s in config.sources] == ["amocrm", "bitrix24", "yandex_direct"]
     assert config.time_zone.key == "Europe/Moscow"
     assert config.source("yandex_direct").options["lookback_days"] == 3
 

@@ -1,7 +1,8 @@
 """The nightly DAG through Airflow against the sandbox, checked against what the sandbox planted.
 
-Expected values come from the generator's ground truth (`Dataset.truth`, `ad_stats`), never
-from the pipeline under test. Two runs of the same logical date must give identical marts.
+Expected values come from the generator's ground truth (`Dataset.truth` of amoCRM, the
+Bitrix24 portal's `Portal.truth`, `ad_stats`), never from the pipeline under test. Two runs
+of the same logical date must give identical marts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 
 from funnelhouse import local_airflow
 from funnelhouse.demo import DEMO_LOGICAL_DATE, running_sandbox, sandbox_connections
+from sandbox.bitrix24_portal import generate_portal
 from sandbox.generator import Dataset, generate
 
 pytestmark = pytest.mark.e2e
@@ -37,9 +39,34 @@ def _mart_rows(warehouse: Path) -> list[tuple[object, ...]]:
         return con.execute("select * from marts.mart_unit_economics order by all").fetchall()
 
 
+@dataclass(frozen=True)
+class PlantedLead:
+    """What the sandbox planted in one live lead of either CRM."""
+
+    segment: str
+    won_amount: int
+    phone_valid: bool
+
+
 @pytest.fixture(scope="module")
 def dataset() -> Dataset:
     return generate(seed=SEED, n_leads=LEADS)
+
+
+@pytest.fixture(scope="module")
+def live(dataset: Dataset) -> list[PlantedLead]:
+    """The live leads of amoCRM and of the Bitrix24 portal (which lists no deleted one)."""
+    amocrm = [
+        PlantedLead(t.segment, t.won_amount, t.phone_kind in ("valid", "duplicate"))
+        for t in dataset.truth.values()
+        if not t.is_deleted
+    ]
+    bitrix24 = [
+        PlantedLead(t.segment, t.won_amount, t.phone_kind in ("valid", "duplicate"))
+        for t in generate_portal(dataset).truth.values()
+    ]
+    assert bitrix24, "the demo runs with the Bitrix24 portal"
+    return amocrm + bitrix24
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +97,8 @@ def _grand_total(con: duckdb.DuckDBPyConnection, segment: str, column: str) -> D
 
 
 def test_every_live_lead_of_each_segment_reaches_the_mart(
-    nightly: NightlyRuns, dataset: Dataset
+    nightly: NightlyRuns, live: list[PlantedLead]
 ) -> None:
-    live = [t for t in dataset.truth.values() if not t.is_deleted]
     with duckdb.connect(str(nightly.warehouse), read_only=True) as con:
         assert _grand_total(con, "all", "leads") == len(live)
         for segment in ("dealer", "developer", "private", "unknown"):
@@ -81,9 +107,8 @@ def test_every_live_lead_of_each_segment_reaches_the_mart(
 
 
 def test_private_buyers_are_most_leads_but_dealers_bring_the_revenue(
-    nightly: NightlyRuns, dataset: Dataset
+    nightly: NightlyRuns, live: list[PlantedLead]
 ) -> None:
-    live = [t for t in dataset.truth.values() if not t.is_deleted]
     planted_revenue = {
         segment: sum(t.won_amount for t in live if t.segment == segment)
         for segment in ("dealer", "private")
@@ -105,10 +130,9 @@ def test_all_ad_spend_of_the_sandbox_is_in_the_mart(nightly: NightlyRuns, datase
 
 
 def test_quality_gate_sees_the_planted_share_of_invalid_phones(
-    nightly: NightlyRuns, dataset: Dataset
+    nightly: NightlyRuns, live: list[PlantedLead]
 ) -> None:
-    live = [t for t in dataset.truth.values() if not t.is_deleted]
-    planted_valid = sum(1 for t in live if t.phone_kind in ("valid", "duplicate")) / len(live)
+    planted_valid = sum(1 for t in live if t.phone_valid) / len(live)
     with duckdb.connect(str(nightly.warehouse), read_only=True) as con:
         observed = con.execute(
             "select observed_value, status from quality.check_results"
@@ -127,6 +151,8 @@ def test_a_second_run_of_the_same_night_changes_no_mart_row(nightly: NightlyRuns
 
 
 def test_the_token_never_reaches_a_log(nightly: NightlyRuns) -> None:
+    """TOKEN is every sandbox's token, the Bitrix24 webhook code (a URL path secret) too."""
     for log in nightly.logs:
         assert "Task instance state updated" in log  # the log is the task log, not empty
+        assert "bitrix24 leads: done" in log  # the webhook was called in this run
         assert TOKEN not in log

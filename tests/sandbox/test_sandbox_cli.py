@@ -18,17 +18,17 @@ def test_describe_summarises_the_reference_case() -> None:
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_serve_announces_both_servers_and_exits_cleanly_on_signal(
+def test_serve_announces_every_server_and_exits_cleanly_on_signal(
     stop_signal: signal.Signals, token: str
 ) -> None:
     command = [sys.executable, "-m", "sandbox", "serve", "--leads", "200", "--token", token]
-    command += ["--amocrm-port", "0", "--yandex-port", "0"]
+    command += ["--amocrm-port", "0", "--yandex-port", "0", "--bitrix24-port", "0"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline().strip() for _ in range(3)]
-        assert lines[2] == "sandbox ready"
-        urls = dict(line.split(" ", 1) for line in lines[:2])
+        lines = [process.stdout.readline().strip() for _ in range(4)]
+        assert lines[3] == "sandbox ready"
+        urls = dict(line.split(" ", 1) for line in lines[:3])
         auth = {"Authorization": f"Bearer {token}"}
         pipelines = requests.get(
             f"{urls['amocrm']}/api/v4/leads/pipelines", headers=auth, timeout=5
@@ -42,6 +42,8 @@ def test_serve_announces_both_servers_and_exits_cleanly_on_signal(
         )
         assert report.status_code == 400  # it answers, in the Reports API's own terms
         assert "error_code" in report.json()["error"]
+        statuses = requests.post(f"{urls['bitrix24']}/rest/1/{token}/crm.status.list", timeout=5)
+        assert statuses.json()["result"]  # the webhook code is the token
         process.send_signal(stop_signal)
         assert process.wait(timeout=10) == 0
     finally:

@@ -27,7 +27,8 @@ from sandbox import Dataset
 pytestmark = pytest.mark.e2e
 
 NIGHT = datetime(2026, 7, 1, tzinfo=UTC)
-CONF = {"date_from": "2026-01-01", "date_to": "2026-06-30"}
+# The sources this sandbox serves (the shipped funnelhouse.yml enables Bitrix24 too).
+CONF = {"date_from": "2026-01-01", "date_to": "2026-06-30", "sources": ["amocrm", "yandex_direct"]}
 
 
 @dataclass

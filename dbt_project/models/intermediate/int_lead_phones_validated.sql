@@ -3,6 +3,8 @@
     is_valid stays NULL. -#}
 with lead_phones as (
     select * from {{ ref("int_amocrm__lead_phones_joined") }}
+    union all
+    select * from {{ ref("int_bitrix24__lead_phones_joined") }}
 )
 
 select

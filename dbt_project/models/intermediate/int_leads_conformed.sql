@@ -1,3 +1,5 @@
-{#- Every CRM's leads in one canonical shape. HubSpot and Bitrix24 add a conformed model
-    of their own and a `union all` here. -#}
+{#- Every CRM's leads in one canonical shape. Each CRM adds a conformed model of its own
+    and a `union all` here. -#}
 select * from {{ ref("int_amocrm__leads_conformed") }}
+union all
+select * from {{ ref("int_bitrix24__leads_conformed") }}

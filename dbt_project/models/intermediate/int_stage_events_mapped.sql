@@ -3,6 +3,8 @@
     stage_order is NULL for `lost` and `unmapped`, which are not funnel steps. -#}
 with stage_events as (
     select * from {{ ref("int_amocrm__stage_events_conformed") }}
+    union all
+    select * from {{ ref("int_bitrix24__stage_events_conformed") }}
 )
 
 select

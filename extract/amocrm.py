@@ -22,7 +22,7 @@ import requests
 
 from extract.connection import SourceConnection
 from extract.http import HttpClient, Pacer, SourceResponseError, get_logger
-from extract.landing import RawLanding, RecordParseError, utc_now
+from extract.landing import RawLanding, RecordParseError, as_object, utc_now
 from extract.progress import Progress
 
 SOURCE = "amocrm"
@@ -79,7 +79,7 @@ def paginate(
         received_at = utc_now()
         if response.status_code == 204:
             return
-        body = _json_object(response)
+        body = _jsonas_object(response)
         yield Page(_embedded_list(body, embedded_key, response), received_at)
         followed.add(next_link)
         href = _dig(body, "_links", "next", "href")
@@ -127,7 +127,7 @@ def paginate_by_time(
         received_at = utc_now()
         if response.status_code == 204:
             return
-        body = _json_object(response)
+        body = _jsonas_object(response)
         records = _embedded_list(body, embedded_key, response)
         fresh = [r for r in records if not _seen(r, field, anchor, seen_at_anchor)]
         newest = max(
@@ -173,7 +173,7 @@ def _embedded_list(body: dict[str, Any], key: str, response: requests.Response) 
     return records
 
 
-def _json_object(response: requests.Response) -> dict[str, Any]:
+def _jsonas_object(response: requests.Response) -> dict[str, Any]:
     if response.status_code != 200:
         raise SourceResponseError(
             f"{SOURCE}: GET {response.url} answered HTTP {response.status_code}, expected 200/204"
@@ -250,12 +250,6 @@ def _timestamp(record: Record, key: str, *, required: bool = False) -> datetime 
         raise RecordParseError(f"{key} is not a valid unix timestamp: {seconds!r}") from None
 
 
-def _object(value: Any, label: str) -> Record:
-    if not isinstance(value, Mapping):
-        raise RecordParseError(f"{label} is not an object")
-    return value
-
-
 def _list(value: Any, label: str) -> list[Any]:
     if not isinstance(value, list):
         raise RecordParseError(f"{label} is not a list")
@@ -279,7 +273,7 @@ def _custom_fields(record: Record) -> list[Row] | None:
     rows = []
     for index, field in enumerate(_list(fields, "custom_fields_values")):
         label = f"custom_fields_values[{index}]"
-        field = _object(field, label)
+        field = as_object(field, label)
         values = _list(field.get("values") or [], f"{label}.values")
         rows.append(
             {
@@ -287,7 +281,7 @@ def _custom_fields(record: Record) -> list[Row] | None:
                 "field_code": _text(field, "field_code", label=f"{label}.field_code"),
                 "field_name": _text(field, "field_name", label=f"{label}.field_name"),
                 "values": [
-                    _value_text(_object(v, f"{label}.values[{i}]").get("value"))
+                    _value_text(as_object(v, f"{label}.values[{i}]").get("value"))
                     for i, v in enumerate(values)
                 ],
             }
@@ -303,11 +297,11 @@ def _phones(record: Record) -> list[Row] | None:
     fields = _list(record["custom_fields_values"] or [], "custom_fields_values")
     for index, field in enumerate(fields):
         label = f"custom_fields_values[{index}]"
-        field = _object(field, label)
+        field = as_object(field, label)
         if field.get("field_code") != PHONE_FIELD_CODE:
             continue
         for i, value in enumerate(_list(field.get("values") or [], f"{label}.values")):
-            value = _object(value, f"{label}.values[{i}]")
+            value = as_object(value, f"{label}.values[{i}]")
             # The developer docs' contact example spells the key "enum"; the API sends
             # "enum_code". Accept both so neither loses the phone type.
             enum_code = value.get("enum_code", value.get("enum"))
@@ -322,12 +316,12 @@ def _phones(record: Record) -> list[Row] | None:
 
 def _lead_contacts(record: Record) -> list[Row] | None:
     embedded = record.get("_embedded")
-    if embedded is None or "contacts" not in _object(embedded, "_embedded"):
+    if embedded is None or "contacts" not in as_object(embedded, "_embedded"):
         return None
     contacts = []
     for index, contact in enumerate(_list(embedded["contacts"], "_embedded.contacts")):
         label = f"_embedded.contacts[{index}]"
-        contact = _object(contact, label)
+        contact = as_object(contact, label)
         contacts.append(
             {
                 "contact_id": _required_int(contact, "id", label=f"{label}.id"),
@@ -340,9 +334,9 @@ def _lead_contacts(record: Record) -> list[Row] | None:
 def _lead_status(record: Record, key: str) -> tuple[int | None, int | None]:
     """(pipeline_id, status_id) of an event's value_before/value_after."""
     for index, change in enumerate(_list(record.get(key) or [], key)):
-        status = _object(change, f"{key}[{index}]").get("lead_status")
+        status = as_object(change, f"{key}[{index}]").get("lead_status")
         if status is not None:
-            status = _object(status, f"{key}[{index}].lead_status")
+            status = as_object(status, f"{key}[{index}].lead_status")
             label = f"{key}[{index}].lead_status"
             return (
                 _int(status, "pipeline_id", label=f"{label}.pipeline_id"),
@@ -360,7 +354,7 @@ def parse_lead(record: Record, *, deleted_listing: bool = False) -> Row:
     Leads listed with `with=only_deleted` carry little more than id and updated_at; they
     land flagged as deleted. Any other lead needs its creation and update times.
     """
-    record = _object(record, "lead")
+    record = as_object(record, "lead")
     is_deleted = True if deleted_listing else _bool(record, "is_deleted")
     return {
         "lead_id": _required_int(record, "id"),
@@ -379,7 +373,7 @@ def parse_lead(record: Record, *, deleted_listing: bool = False) -> Row:
 
 def parse_contact(record: Record) -> Row:
     """A contact of GET /api/v4/contacts as a `contacts` row with its phones."""
-    record = _object(record, "contact")
+    record = as_object(record, "contact")
     return {
         "contact_id": _required_int(record, "id"),
         "created_at": _timestamp(record, "created_at", required=True),
@@ -391,7 +385,7 @@ def parse_contact(record: Record) -> Row:
 
 def parse_status_change(record: Record) -> Row:
     """A `lead_status_changed` event of GET /api/v4/events as a `status_changes` row."""
-    record = _object(record, "event")
+    record = as_object(record, "event")
     event_type = record.get("type")
     if event_type != STATUS_CHANGED_EVENT:
         raise RecordParseError(f"type is {event_type!r}, not {STATUS_CHANGED_EVENT!r}")
@@ -418,7 +412,7 @@ def parse_status_change(record: Record) -> Row:
 
 def parse_loss_reason(record: Record) -> Row:
     """A loss reason of GET /api/v4/leads/loss_reasons as a `loss_reasons` row."""
-    record = _object(record, "loss reason")
+    record = as_object(record, "loss reason")
     return {
         "loss_reason_id": _required_int(record, "id"),
         "name": _text(record, "name"),
@@ -437,8 +431,8 @@ class Pipeline:
 
 def parse_pipeline(record: Record) -> Pipeline:
     """A pipeline of GET /api/v4/leads/pipelines with its raw `_embedded.statuses`."""
-    record = _object(record, "pipeline")
-    embedded = _object(record.get("_embedded") or {}, "_embedded")
+    record = as_object(record, "pipeline")
+    embedded = as_object(record.get("_embedded") or {}, "_embedded")
     return Pipeline(
         pipeline_id=_required_int(record, "id"),
         name=_text(record, "name"),
@@ -449,7 +443,7 @@ def parse_pipeline(record: Record) -> Pipeline:
 
 def parse_status(record: Record, pipeline: Pipeline) -> Row:
     """One status of a pipeline as a `statuses` row (statuses are keyed per pipeline)."""
-    record = _object(record, "status")
+    record = as_object(record, "status")
     status_pipeline = _int(record, "pipeline_id")
     if status_pipeline not in (None, pipeline.pipeline_id):
         raise RecordParseError(
@@ -685,7 +679,7 @@ def sweep_lead_ids(
         for page in pages:
             for record in page.records:
                 try:
-                    lead_id = _required_int(_object(record, "lead"), "id")
+                    lead_id = _required_int(as_object(record, "lead"), "id")
                 except RecordParseError as exc:
                     landing.quarantine(
                         LEAD_IDS,

@@ -23,7 +23,7 @@ from typing import Any
 
 from extract.connection import SourceConnection
 from extract.http import HttpClient, Pacer, SourceResponseError, get_logger
-from extract.landing import RawLanding, RecordParseError, utc_now
+from extract.landing import RawLanding, RecordParseError, as_object, utc_now
 from extract.progress import Progress
 
 SOURCE = "bitrix24"
@@ -163,12 +163,6 @@ def _raw_int_id(record: Any) -> int | None:
 # --- parse: field helpers ---------------------------------------------------------------
 
 
-def _object(value: Any, label: str) -> Record:
-    if not isinstance(value, Mapping):
-        raise RecordParseError(f"{label} is not an object")
-    return value
-
-
 def _text(record: Record, key: str) -> str | None:
     """A text field; Bitrix24 sends an unset one as null or ""."""
     value = record.get(key)
@@ -258,7 +252,7 @@ def _phones(record: Record) -> list[Row] | None:
         raise RecordParseError("PHONE is not a list")
     phones = []
     for index, value in enumerate(values):
-        value = _object(value, f"PHONE[{index}]")
+        value = as_object(value, f"PHONE[{index}]")
         phones.append(
             {
                 "value": _text(value, "VALUE"),
@@ -288,7 +282,7 @@ def _utm(record: Record) -> Row:
 
 def parse_lead(record: Record) -> Row:
     """A lead of crm.lead.list as a `leads` row."""
-    record = _object(record, "lead")
+    record = as_object(record, "lead")
     return {
         "lead_id": _required_int(record, "ID"),
         "status_id": _text(record, "STATUS_ID"),
@@ -309,7 +303,7 @@ def parse_lead(record: Record) -> Row:
 
 def parse_deal(record: Record) -> Row:
     """A deal of crm.deal.list as a `deals` row; LEAD_ID is null for a deal made directly."""
-    record = _object(record, "deal")
+    record = as_object(record, "deal")
     return {
         "deal_id": _required_int(record, "ID"),
         "lead_id": _link(record, "LEAD_ID"),
@@ -330,7 +324,7 @@ def parse_deal(record: Record) -> Row:
 
 def parse_contact(record: Record) -> Row:
     """A contact of crm.contact.list as a `contacts` row with its phones."""
-    record = _object(record, "contact")
+    record = as_object(record, "contact")
     return {
         "contact_id": _required_int(record, "ID"),
         "date_create": _timestamp(record, "DATE_CREATE", required=True),
@@ -341,12 +335,12 @@ def parse_contact(record: Record) -> Row:
 
 def parse_status(record: Record) -> Row:
     """An entry of crm.status.list as a `statuses` row (its semantics in EXTRA, if any)."""
-    record = _object(record, "status")
+    record = as_object(record, "status")
     entity_id, status_id = _text(record, "ENTITY_ID"), _text(record, "STATUS_ID")
     if entity_id is None or status_id is None:
         raise RecordParseError("ENTITY_ID or STATUS_ID is missing")
     extra = record.get("EXTRA")
-    semantics = _text(_object(extra, "EXTRA"), "SEMANTICS") if extra else None
+    semantics = _text(as_object(extra, "EXTRA"), "SEMANTICS") if extra else None
     return {
         "entity_id": entity_id,
         "status_id": status_id,
@@ -359,7 +353,7 @@ def parse_status(record: Record) -> Row:
 
 def parse_stage_history(record: Record, entity_type_id: int) -> Row:
     """An item of crm.stagehistory.list: a lead's STATUS_ID or a deal's STAGE_ID entered."""
-    record = _object(record, "stage history item")
+    record = as_object(record, "stage history item")
     is_lead = entity_type_id == LEAD_ENTITY_TYPE
     return {
         "entity_type_id": entity_type_id,
@@ -490,7 +484,7 @@ def sweep_ids(
             ids: set[int] = set()
             progress = Progress(SOURCE, entity)
             for page in paginate(http, method, {"select": ["ID"]}):
-                ids.update(_required_int(_object(r, "record"), "ID") for r in page.records)
+                ids.update(_required_int(as_object(r, "record"), "ID") for r in page.records)
                 progress.page(len(page.records))
             progress.finish()
             key = entity.removesuffix("s")  # lead_ids -> lead_id

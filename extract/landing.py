@@ -35,6 +35,13 @@ class RecordParseError(ValueError):
     """A wire record does not fit its landing schema; the message names the field."""
 
 
+def as_object(value: Any, label: str) -> Mapping[str, Any]:
+    """`value` as a JSON object, or a RecordParseError naming what was expected."""
+    if not isinstance(value, Mapping):
+        raise RecordParseError(f"{label} is not an object")
+    return value
+
+
 def run_key(run_id: str) -> str:
     """`run_id` made safe as one directory name (Airflow ids contain `:` and `+`)."""
     key = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id).lstrip(".")

@@ -39,6 +39,13 @@ RECORD_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
     ("bitrix24", "stage_history"): ("entity_type_id", "history_id"),
     ("bitrix24", "lead_ids"): ("lead_id",),
     ("bitrix24", "deal_ids"): ("deal_id",),
+    ("hubspot", "contacts"): ("contact_id",),
+    ("hubspot", "deals"): ("deal_id",),
+    ("hubspot", "deal_contacts"): ("deal_id", "contact_id"),
+    ("hubspot", "stages"): ("pipeline_id", "stage_id"),
+    ("hubspot", "stage_history"): ("deal_id", "changed_at", "stage_id"),
+    ("hubspot", "contact_ids"): ("contact_id",),
+    ("hubspot", "deal_ids"): ("deal_id",),
     ("yandex_direct", "campaign_stats"): ("account", "date", "campaign_id"),
 }
 

@@ -42,6 +42,14 @@ BITRIX24_UTM = [
     pa.field("utm_term", pa.string()),
 ]
 
+# HubSpot properties picked by configuration (UTM tags), as text: the seed crm_fields maps them.
+HUBSPOT_PROPERTY = pa.struct([("name", pa.string()), ("value", pa.string())])
+HUBSPOT_MONEY = pa.decimal128(18, 2)
+HUBSPOT_ARCHIVAL = [
+    pa.field("archived", pa.bool_()),
+    pa.field("archived_at", UTC_TS),
+]
+
 SCHEMAS: dict[tuple[str, str], pa.Schema] = {
     ("amocrm", "leads"): _schema(
         pa.field("lead_id", pa.int64(), nullable=False),
@@ -155,6 +163,57 @@ SCHEMAS: dict[tuple[str, str], pa.Schema] = {
     # The id sweeps (Bitrix24 lists no deleted record): as amocrm lead_ids.
     ("bitrix24", "lead_ids"): _schema(pa.field("lead_id", pa.int64(), nullable=False)),
     ("bitrix24", "deal_ids"): _schema(pa.field("deal_id", pa.int64(), nullable=False)),
+    ("hubspot", "contacts"): _schema(
+        pa.field("contact_id", pa.int64(), nullable=False),
+        pa.field("created_at", UTC_TS),
+        pa.field("updated_at", UTC_TS),
+        pa.field("lifecycle_stage", pa.string()),
+        pa.field("phone", pa.string()),
+        pa.field("mobile_phone", pa.string()),
+        # hs_merged_object_ids: contacts merged into this one, gone from every listing.
+        pa.field("merged_object_ids", pa.list_(pa.int64())),
+        *HUBSPOT_ARCHIVAL,
+        pa.field("properties", pa.list_(HUBSPOT_PROPERTY)),
+    ),
+    ("hubspot", "deals"): _schema(
+        pa.field("deal_id", pa.int64(), nullable=False),
+        pa.field("pipeline_id", pa.string()),
+        pa.field("stage_id", pa.string()),
+        pa.field("amount", HUBSPOT_MONEY),
+        pa.field("currency", pa.string()),
+        pa.field("created_at", UTC_TS),
+        pa.field("updated_at", UTC_TS),
+        pa.field("closed_at", UTC_TS),
+        pa.field("is_closed", pa.bool_()),
+        pa.field("is_closed_won", pa.bool_()),
+        *HUBSPOT_ARCHIVAL,
+        pa.field("properties", pa.list_(HUBSPOT_PROPERTY)),
+    ),
+    # v4 associations of the deals landed in the same load.
+    ("hubspot", "deal_contacts"): _schema(
+        pa.field("deal_id", pa.int64(), nullable=False),
+        pa.field("contact_id", pa.int64(), nullable=False),
+    ),
+    # GET /crm/v3/pipelines/deals, one row per stage; stage ids are strings.
+    ("hubspot", "stages"): _schema(
+        pa.field("pipeline_id", pa.string(), nullable=False),
+        pa.field("pipeline_label", pa.string()),
+        pa.field("pipeline_order", pa.int64()),
+        pa.field("stage_id", pa.string(), nullable=False),
+        pa.field("stage_label", pa.string()),
+        pa.field("stage_order", pa.int64()),
+        pa.field("is_closed", pa.bool_()),
+        pa.field("probability", pa.string()),
+    ),
+    # propertiesWithHistory=dealstage of the deals landed in the same load.
+    ("hubspot", "stage_history"): _schema(
+        pa.field("deal_id", pa.int64(), nullable=False),
+        pa.field("stage_id", pa.string()),
+        pa.field("changed_at", UTC_TS, nullable=False),
+        pa.field("source_type", pa.string()),
+    ),
+    ("hubspot", "contact_ids"): _schema(pa.field("contact_id", pa.int64(), nullable=False)),
+    ("hubspot", "deal_ids"): _schema(pa.field("deal_id", pa.int64(), nullable=False)),
     ("yandex_direct", "campaign_stats"): _schema(
         pa.field("account", pa.string(), nullable=False),
         pa.field("date", pa.date32(), nullable=False),

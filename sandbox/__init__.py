@@ -1,7 +1,7 @@
 """Credential-free imitations of the vendor APIs funnelhouse reads, with reference data.
 
-`generate()` builds the reference case; `start_amocrm()`, `start_bitrix24()` and
-`start_yandex_direct()` serve it over local HTTP in the vendors' wire formats.
+`generate()` builds the reference case; `start_amocrm()`, `start_bitrix24()`,
+`start_hubspot()` and `start_yandex_direct()` serve it over local HTTP in the vendors' wire formats.
 `python -m sandbox serve` runs them all.
 """
 
@@ -10,22 +10,29 @@ from sandbox.bitrix24 import start_bitrix24
 from sandbox.bitrix24_portal import Portal, PortalLeadTruth, generate_portal
 from sandbox.faults import Fault, FaultKind, seeded_faults
 from sandbox.generator import Dataset, LeadTruth, generate
+from sandbox.hubspot import Account, start_hubspot
+from sandbox.hubspot_account import AccountLeadTruth, GeneratedAccount, generate_account
 from sandbox.server import RunningServer
 from sandbox.yandex_direct import start_yandex_direct
 
 __all__ = [
+    "Account",
+    "AccountLeadTruth",
     "Dataset",
     "Fault",
     "FaultKind",
+    "GeneratedAccount",
     "LeadTruth",
     "Portal",
     "PortalLeadTruth",
     "RunningServer",
     "generate",
+    "generate_account",
     "generate_portal",
     "move_lead_during_listing",
     "seeded_faults",
     "start_amocrm",
     "start_bitrix24",
+    "start_hubspot",
     "start_yandex_direct",
 ]

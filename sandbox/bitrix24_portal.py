@@ -79,7 +79,7 @@ def wire_time(moment: datetime) -> str:
 
 def generate_portal(dataset: Dataset) -> Portal:
     """The portal for `dataset`'s seed: the same seed always gives the same portal."""
-    builder = _PortalBuilder(random.Random(f"{dataset.seed}:bitrix24"), _amocrm_phones(dataset))
+    builder = _PortalBuilder(random.Random(f"{dataset.seed}:bitrix24"), amocrm_phones(dataset))
     n_leads = max(MIN_PORTAL_LEADS, int(len(dataset.leads) * PORTAL_SHARE))
     for index in range(n_leads):
         builder.add_lead(index)
@@ -88,7 +88,7 @@ def generate_portal(dataset: Dataset) -> Portal:
     return builder.portal()
 
 
-def _amocrm_phones(dataset: Dataset) -> list[str]:
+def amocrm_phones(dataset: Dataset) -> list[str]:
     """Valid phones of live amoCRM leads, for cross-source duplicates."""
     valid = {t.lead_id for t in dataset.truth.values() if t.phone_kind == "valid"}
     contact_ids = {

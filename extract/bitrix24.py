@@ -23,7 +23,7 @@ from typing import Any
 
 from extract.connection import SourceConnection
 from extract.http import HttpClient, Pacer, SourceResponseError, get_logger
-from extract.landing import RawLanding, RecordParseError, as_object, utc_now
+from extract.landing import RawLanding, RecordParseError, as_object, land_id_listing, utc_now
 from extract.progress import Progress
 
 SOURCE = "bitrix24"
@@ -480,17 +480,12 @@ def sweep_ids(
     counts: dict[str, int] = {}
     try:
         for entity, method in ID_SWEEPS.items():
-            started_at = utc_now()
-            ids: set[int] = set()
-            progress = Progress(SOURCE, entity)
-            for page in paginate(http, method, {"select": ["ID"]}):
-                ids.update(_required_int(as_object(r, "record"), "ID") for r in page.records)
-                progress.page(len(page.records))
-            progress.finish()
-            key = entity.removesuffix("s")  # lead_ids -> lead_id
-            rows = [{key: i, "_payload": json.dumps({"ID": str(i)})} for i in sorted(ids)]
-            landing.write_batch(entity, rows, extracted_at=started_at)
-            counts[entity] = len(ids)
+            pages = paginate(http, method, {"select": ["ID"]})
+            id_pages = (
+                [_required_int(as_object(r, "record"), "ID") for r in page.records]
+                for page in pages
+            )
+            counts[entity] = land_id_listing(landing, entity, id_pages, "ID")
     except RecordParseError as exc:
         raise SourceResponseError(
             f"{SOURCE}: the id sweep got a record without an id: {exc}"

@@ -28,7 +28,7 @@ from typing import Any
 
 from extract.connection import SourceConnection
 from extract.http import HttpClient, Pacer, SourceResponseError, get_logger
-from extract.landing import RawLanding, RecordParseError, utc_now
+from extract.landing import RawLanding, RecordParseError, as_object, land_id_listing, utc_now
 from extract.progress import Progress
 
 SOURCE = "hubspot"
@@ -292,14 +292,8 @@ def _ms_of_iso(value: str) -> str:
 # --- parse: field helpers ---------------------------------------------------------------
 
 
-def _object(value: Any, label: str) -> Record:
-    if not isinstance(value, Mapping):
-        raise RecordParseError(f"{label} is not an object")
-    return value
-
-
 def _properties(record: Record) -> Record:
-    return _object(record.get("properties") or {}, "properties")
+    return as_object(record.get("properties") or {}, "properties")
 
 
 def _text(values: Record, key: str) -> str | None:
@@ -401,7 +395,7 @@ def _archival(record: Record) -> Row:
 
 def parse_contact(record: Record, extra_properties: Sequence[str] = ()) -> Row:
     """A contact of search, list or batch read as a `contacts` row."""
-    record = _object(record, "contact")
+    record = as_object(record, "contact")
     values = _properties(record)
     return {
         "contact_id": _required_id(record, "id"),
@@ -419,7 +413,7 @@ def parse_contact(record: Record, extra_properties: Sequence[str] = ()) -> Row:
 
 def parse_deal(record: Record, extra_properties: Sequence[str] = ()) -> Row:
     """A deal of search, list or batch read as a `deals` row."""
-    record = _object(record, "deal")
+    record = as_object(record, "deal")
     values = _properties(record)
     return {
         "deal_id": _required_id(record, "id"),
@@ -440,7 +434,7 @@ def parse_deal(record: Record, extra_properties: Sequence[str] = ()) -> Row:
 
 def parse_pipeline(record: Record) -> list[Row]:
     """A pipeline of GET /crm/v3/pipelines/deals as one `stages` row per stage."""
-    record = _object(record, "pipeline")
+    record = as_object(record, "pipeline")
     stages = record.get("stages")
     if not isinstance(stages, list):
         raise RecordParseError("stages is not a list")
@@ -449,11 +443,11 @@ def parse_pipeline(record: Record) -> list[Row]:
         raise RecordParseError("id is missing")
     rows = []
     for index, stage in enumerate(stages):
-        stage = _object(stage, f"stages[{index}]")
+        stage = as_object(stage, f"stages[{index}]")
         stage_id = _text(stage, "id")
         if stage_id is None:
             raise RecordParseError(f"stages[{index}].id is missing")
-        metadata = _object(stage.get("metadata") or {}, f"stages[{index}].metadata")
+        metadata = as_object(stage.get("metadata") or {}, f"stages[{index}].metadata")
         rows.append(
             {
                 "pipeline_id": pipeline_id,
@@ -480,15 +474,15 @@ def _display_order(record: Record) -> int | None:
 
 def parse_stage_history(record: Record) -> list[Row]:
     """A deal of the batch read as one `stage_history` row per `dealstage` value it held."""
-    record = _object(record, "deal")
+    record = as_object(record, "deal")
     deal_id = _required_id(record, "id")
-    history = _object(record.get("propertiesWithHistory") or {}, "propertiesWithHistory")
+    history = as_object(record.get("propertiesWithHistory") or {}, "propertiesWithHistory")
     values = history.get("dealstage") or []
     if not isinstance(values, list):
         raise RecordParseError("propertiesWithHistory.dealstage is not a list")
     rows = []
     for index, value in enumerate(values):
-        value = _object(value, f"dealstage[{index}]")
+        value = as_object(value, f"dealstage[{index}]")
         rows.append(
             {
                 "deal_id": deal_id,
@@ -502,13 +496,13 @@ def parse_stage_history(record: Record) -> list[Row]:
 
 def parse_deal_contacts(record: Record) -> list[Row]:
     """A result of the v4 associations batch read as one `deal_contacts` row per contact."""
-    record = _object(record, "association")
-    deal_id = _required_id(_object(record.get("from"), "from"), "id")
+    record = as_object(record, "association")
+    deal_id = _required_id(as_object(record.get("from"), "from"), "id")
     targets = record.get("to") or []
     if not isinstance(targets, list):
         raise RecordParseError("to is not a list")
     return [
-        {"deal_id": deal_id, "contact_id": _required_id(_object(t, "to[]"), "toObjectId")}
+        {"deal_id": deal_id, "contact_id": _required_id(as_object(t, "to[]"), "toObjectId")}
         for t in targets
     ]
 
@@ -662,17 +656,11 @@ def sweep_ids(
     counts: dict[str, int] = {}
     try:
         for entity, object_type in ID_SWEEPS.items():
-            started_at = utc_now()
-            ids: set[int] = set()
-            progress = Progress(SOURCE, entity)
-            for page in list_objects(http, object_type, {"archived": "false"}):
-                ids.update(_required_id(_object(r, "record"), "id") for r in page.records)
-                progress.page(len(page.records))
-            progress.finish()
-            key = entity.removesuffix("s")  # contact_ids -> contact_id
-            rows = [{key: i, "_payload": json.dumps({"id": str(i)})} for i in sorted(ids)]
-            landing.write_batch(entity, rows, extracted_at=started_at)
-            counts[entity] = len(ids)
+            pages = list_objects(http, object_type, {"archived": "false"})
+            id_pages = (
+                [_required_id(as_object(r, "record"), "id") for r in page.records] for page in pages
+            )
+            counts[entity] = land_id_listing(landing, entity, id_pages, "id")
     except RecordParseError as exc:
         raise SourceResponseError(
             f"{SOURCE}: the id sweep got a record without an id: {exc}"

@@ -11,6 +11,7 @@ overwriting earlier files: staging keeps the newest version of each record anywa
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
@@ -23,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from extract.progress import Progress
 from extract.schemas import LOAD_METADATA, QUARANTINE, SCHEMAS
 
 QUARANTINE_DIR = "_quarantine"
@@ -224,3 +226,26 @@ def _check_columns(
                 f"{source} {entity} row {index}: columns differ from the landing schema "
                 f"(missing {missing}, unexpected {unexpected})"
             )
+
+
+def land_id_listing(
+    landing: RawLanding, entity: str, id_pages: Iterable[Iterable[int]], id_field: str
+) -> int:
+    """Land one complete listing of a source's ids (an id sweep) as one `entity` file.
+
+    Every row carries the moment the listing began as `_extracted_at`, so staging judges
+    only versions landed before it; the file is written once the listing is complete, so
+    a sweep that fails midway leaves nothing that could pass for a complete one.
+    """
+    started_at = utc_now()
+    ids: set[int] = set()
+    progress = Progress(landing.source, entity)
+    for page in id_pages:
+        page_ids = list(page)
+        ids.update(page_ids)
+        progress.page(len(page_ids))
+    progress.finish()
+    key = entity.removesuffix("s")  # lead_ids -> lead_id
+    rows = [{key: i, "_payload": json.dumps({id_field: str(i)})} for i in sorted(ids)]
+    landing.write_batch(entity, rows, extracted_at=started_at)
+    return len(ids)

@@ -129,7 +129,8 @@ def list_objects(client: HttpClient, object_type: str, params: Mapping[str, Any]
 
 def _epoch_ms(moment: datetime) -> str:
     """Epoch milliseconds in integer arithmetic: a float product can lose the last one."""
-    return str((moment - EPOCH) // timedelta(milliseconds=1))
+    plain = datetime.fromisoformat(moment.isoformat())  # Airflow passes pendulum datetimes
+    return str((plain - EPOCH) // timedelta(milliseconds=1))
 
 
 @dataclass(frozen=True)

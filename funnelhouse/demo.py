@@ -39,11 +39,17 @@ def running_sandbox(
     seed: int, leads: int, log_path: Path, token: str = SANDBOX_TOKEN
 ) -> Iterator[dict[str, int]]:
     """Start `python -m sandbox serve` on free ports and stop it on exit."""
-    ports = {"amocrm": _free_port(), "yandex_direct": _free_port(), "bitrix24": _free_port()}
+    ports = {
+        "amocrm": _free_port(),
+        "yandex_direct": _free_port(),
+        "bitrix24": _free_port(),
+        "hubspot": _free_port(),
+    }
     command = [
         sys.executable, "-m", "sandbox", "serve", "--seed", str(seed), "--leads", str(leads),
         "--amocrm-port", str(ports["amocrm"]), "--yandex-port", str(ports["yandex_direct"]),
-        "--bitrix24-port", str(ports["bitrix24"]), "--token", token,
+        "--bitrix24-port", str(ports["bitrix24"]), "--hubspot-port", str(ports["hubspot"]),
+        "--token", token,
     ]  # fmt: skip
     with log_path.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)

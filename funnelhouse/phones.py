@@ -67,6 +67,11 @@ RAW_PHONE_SOURCES: dict[str, RawPhoneSource] = {
     # Bitrix24 keeps phones on the lead itself and on the contact of a deal.
     "bitrix24 leads": RawPhoneSource(entity_dir="bitrix24/leads", select_sql=_UNNEST_PHONES),
     "bitrix24 contacts": RawPhoneSource(entity_dir="bitrix24/contacts", select_sql=_UNNEST_PHONES),
+    # HubSpot contacts hold a `phone` and a `mobile_phone` string.
+    "hubspot": RawPhoneSource(
+        entity_dir="hubspot/contacts",
+        select_sql="SELECT unnest([phone, mobile_phone]) AS phone_raw FROM read_parquet(?)",
+    ),
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from extract import hubspot
 from extract.amocrm import extract_amocrm, sweep_lead_ids
 from extract.bitrix24 import extract_bitrix24, sweep_ids
 from extract.connection import SourceConnection
@@ -164,6 +165,21 @@ def _extract_bitrix24(
     return plan.details(counts)
 
 
+def _extract_hubspot(
+    source: SourceConfig,
+    connection: SourceConnection,
+    landing: RawLanding,
+    scope: _Scope,
+) -> dict[str, Any]:
+    plan = _crm_sync_plan(source, scope)
+    counts = hubspot.extract_hubspot(
+        connection, landing, updated_from=plan.window.start, updated_to=plan.window.end
+    )
+    if plan.sweep:
+        counts |= hubspot.sweep_ids(connection, landing)
+    return plan.details(counts)
+
+
 def _extract_yandex_direct(
     source: SourceConfig,
     connection: SourceConnection,
@@ -201,6 +217,7 @@ _SOURCE_EXTRACTS: dict[
 ] = {
     "amocrm": _extract_amocrm,
     "bitrix24": _extract_bitrix24,
+    "hubspot": _extract_hubspot,
     "yandex_direct": _extract_yandex_direct,
 }
 

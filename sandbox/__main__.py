@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from sandbox.amocrm import start_amocrm
 from sandbox.bitrix24 import start_bitrix24
 from sandbox.generator import Dataset, generate
+from sandbox.hubspot import start_hubspot
+from sandbox.hubspot_account import generate_account
 from sandbox.yandex_direct import start_yandex_direct
 
 
@@ -17,13 +19,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
-        "serve", help="serve amoCRM, Bitrix24 and Yandex Direct until stopped"
+        "serve", help="serve amoCRM, Bitrix24, HubSpot and Yandex Direct until stopped"
     )
     _data_options(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--amocrm-port", type=int, default=8701, help="0 picks a free port")
     serve.add_argument("--yandex-port", type=int, default=8702, help="0 picks a free port")
     serve.add_argument("--bitrix24-port", type=int, default=8703, help="0 picks a free port")
+    serve.add_argument("--hubspot-port", type=int, default=8704, help="0 picks a free port")
     serve.add_argument(
         "--token", default="sandbox-token", help="the Bearer token (Bitrix24: webhook code)"
     )
@@ -61,10 +64,17 @@ def _serve(args: argparse.Namespace) -> int:
         start_bitrix24(
             dataset, host=args.host, port=args.bitrix24_port, token=args.token
         ) as bitrix24,
+        start_hubspot(
+            generate_account(dataset).account,
+            host=args.host,
+            port=args.hubspot_port,
+            token=args.token,
+        ) as hubspot,
     ):
         print(f"amocrm {amocrm.url}", flush=True)
         print(f"yandex_direct {yandex.url}", flush=True)
         print(f"bitrix24 {bitrix24.url}", flush=True)  # webhook: {url}/rest/1/<token>/
+        print(f"hubspot {hubspot.url}", flush=True)
         print("sandbox ready", flush=True)
         stop.wait()
     print("sandbox stopped", flush=True)

@@ -23,12 +23,13 @@ def test_serve_announces_every_server_and_exits_cleanly_on_signal(
 ) -> None:
     command = [sys.executable, "-m", "sandbox", "serve", "--leads", "200", "--token", token]
     command += ["--amocrm-port", "0", "--yandex-port", "0", "--bitrix24-port", "0"]
+    command += ["--hubspot-port", "0"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline().strip() for _ in range(4)]
-        assert lines[3] == "sandbox ready"
-        urls = dict(line.split(" ", 1) for line in lines[:3])
+        lines = [process.stdout.readline().strip() for _ in range(5)]
+        assert lines[4] == "sandbox ready"
+        urls = dict(line.split(" ", 1) for line in lines[:4])
         auth = {"Authorization": f"Bearer {token}"}
         pipelines = requests.get(
             f"{urls['amocrm']}/api/v4/leads/pipelines", headers=auth, timeout=5
@@ -44,6 +45,8 @@ def test_serve_announces_every_server_and_exits_cleanly_on_signal(
         assert "error_code" in report.json()["error"]
         statuses = requests.post(f"{urls['bitrix24']}/rest/1/{token}/crm.status.list", timeout=5)
         assert statuses.json()["result"]  # the webhook code is the token
+        stages = requests.get(f"{urls['hubspot']}/crm/v3/pipelines/deals", headers=auth, timeout=5)
+        assert stages.json()["results"]
         process.send_signal(stop_signal)
         assert process.wait(timeout=10) == 0
     finally:

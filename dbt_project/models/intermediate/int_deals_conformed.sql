@@ -2,3 +2,5 @@
 select * from {{ ref("int_amocrm__deals_conformed") }}
 union all
 select * from {{ ref("int_bitrix24__deals_conformed") }}
+union all
+select * from {{ ref("int_hubspot__deals_conformed") }}

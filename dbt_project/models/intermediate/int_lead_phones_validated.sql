@@ -5,6 +5,8 @@ with lead_phones as (
     select * from {{ ref("int_amocrm__lead_phones_joined") }}
     union all
     select * from {{ ref("int_bitrix24__lead_phones_joined") }}
+    union all
+    select * from {{ ref("int_hubspot__lead_phones_joined") }}
 )
 
 select

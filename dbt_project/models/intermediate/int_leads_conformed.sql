@@ -3,3 +3,5 @@
 select * from {{ ref("int_amocrm__leads_conformed") }}
 union all
 select * from {{ ref("int_bitrix24__leads_conformed") }}
+union all
+select * from {{ ref("int_hubspot__leads_conformed") }}

@@ -5,6 +5,8 @@ with stage_events as (
     select * from {{ ref("int_amocrm__stage_events_conformed") }}
     union all
     select * from {{ ref("int_bitrix24__stage_events_conformed") }}
+    union all
+    select * from {{ ref("int_hubspot__stage_events_conformed") }}
 )
 
 select

@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pendulum
 import pytest
 from extract_testkit import golden_json
 
 from extract.connection import SourceConnection
 from extract.hubspot import (
     DEFAULT_UTM_PROPERTIES,
+    _epoch_ms,
     parse_contact,
     parse_deal,
     parse_deal_contacts,
@@ -137,3 +139,15 @@ def test_utm_properties_are_configurable() -> None:
     assert utm_properties(custom) == ("utm_source",)
     with pytest.raises(ValueError, match="utm_properties"):
         utm_properties(SourceConnection("https://x", "pat-1", extra={"utm_properties": "a"}))
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 1, 1, 3, tzinfo=UTC),
+        # Airflow hands the data interval over as a pendulum datetime.
+        pendulum.datetime(2026, 1, 1, 6, tz="Europe/Moscow"),
+    ],
+)
+def test_search_filters_take_epoch_milliseconds_of_any_aware_datetime(moment: datetime) -> None:
+    assert _epoch_ms(moment) == "1767236400000"  # 2026-01-01T03:00:00Z

@@ -46,6 +46,9 @@ RECORD_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
     ("hubspot", "stage_history"): ("deal_id", "changed_at", "stage_id"),
     ("hubspot", "contact_ids"): ("contact_id",),
     ("hubspot", "deal_ids"): ("deal_id",),
+    ("google_ads", "campaign_stats"): ("account", "date", "campaign_id"),
+    ("meta_ads", "campaign_stats"): ("account", "date", "campaign_id"),
+    ("cbr_rates", "daily_rates"): ("rate_date", "currency"),
     ("yandex_direct", "campaign_stats"): ("account", "date", "campaign_id"),
 }
 

@@ -17,7 +17,7 @@ class SourceConnection:
     """
 
     base_url: str
-    token: str
+    token: str | None  # None for a public feed that takes no credentials (the CBR's rates)
     extra: dict[str, Any] = field(default_factory=dict)
     login: str | None = None  # the Airflow Connection's login (Bitrix24: the webhook's user id)
 
@@ -25,6 +25,8 @@ class SourceConnection:
         if not self.base_url.startswith(("http://", "https://")):
             shown = redact(self.base_url)
             raise ValueError(f"source base_url must start with http:// or https://: {shown!r}")
+        if self.token is None:
+            return
         if not self.token:
             raise ValueError(f"source connection to {redact(self.base_url)} has an empty token")
         register_secret(self.token)

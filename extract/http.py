@@ -230,7 +230,7 @@ class HttpClient:
         source: str,
         *,
         base_url: str,
-        token: str,
+        token: str | None,
         pacer: Pacer,
         retry: RetryPolicy | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
@@ -241,8 +241,10 @@ class HttpClient:
         bearer: bool = True,
     ) -> None:
         """`bearer=False` sends no Authorization header: for a source whose secret travels
-        in `base_url` itself (Bitrix24 webhooks), which still registers it for redaction."""
-        register_secret(token)
+        in `base_url` itself (Bitrix24 webhooks), which still registers it for redaction.
+        A public feed (the CBR's rates) has no token at all: `token=None`."""
+        if token is not None:
+            register_secret(token)
         self.source = source
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
@@ -253,7 +255,7 @@ class HttpClient:
         self._jitter = jitter
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "funnelhouse-extract/0.1"
-        if bearer:
+        if bearer and token is not None:
             self._session.headers["Authorization"] = f"Bearer {token}"
         self._session.headers.update(headers or {})
 

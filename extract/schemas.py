@@ -226,6 +226,44 @@ SCHEMAS: dict[tuple[str, str], pa.Schema] = {
         pa.field("time_zone", pa.string(), nullable=False),
         pa.field("includes_vat", pa.bool_(), nullable=False),
     ),
+    # googleAds:searchStream, campaign x day; customer currency and time zone from the API.
+    ("google_ads", "campaign_stats"): _schema(
+        pa.field("account", pa.string(), nullable=False),  # customer id, digits only
+        pa.field("date", pa.date32(), nullable=False),
+        pa.field("campaign_id", pa.int64(), nullable=False),
+        pa.field("campaign_name", pa.string()),
+        pa.field("impressions", pa.int64()),
+        pa.field("clicks", pa.int64()),
+        pa.field("cost", pa.decimal128(18, 6)),  # costMicros / 1,000,000
+        pa.field("currency", pa.string(), nullable=False),
+        pa.field("time_zone", pa.string(), nullable=False),
+    ),
+    # Insights at level=campaign, time_increment=1; account currency and time zone from
+    # the ad account. Graph ids are strings: campaign_id stays text.
+    ("meta_ads", "campaign_stats"): _schema(
+        pa.field("account", pa.string(), nullable=False),  # ad account id without act_
+        pa.field("date", pa.date32(), nullable=False),
+        pa.field("campaign_id", pa.string(), nullable=False),
+        pa.field("campaign_name", pa.string()),
+        pa.field("impressions", pa.int64()),
+        pa.field("clicks", pa.int64()),
+        pa.field("cost", pa.decimal128(18, 6)),  # spend
+        pa.field("currency", pa.string(), nullable=False),
+        pa.field("time_zone", pa.string(), nullable=False),
+    ),
+    # XML_daily.asp, one row per currency of one publication: `rate_date` is the document's
+    # own date (the last publication on or before the day asked for), `value` roubles per
+    # `nominal` units.
+    ("cbr_rates", "daily_rates"): _schema(
+        pa.field("rate_date", pa.date32(), nullable=False),
+        pa.field("requested_date", pa.date32(), nullable=False),
+        pa.field("currency", pa.string(), nullable=False),  # CharCode
+        pa.field("num_code", pa.string()),
+        pa.field("cbr_id", pa.string()),  # the Valute ID attribute
+        pa.field("nominal", pa.int64(), nullable=False),
+        pa.field("value", pa.decimal128(18, 6), nullable=False),
+        pa.field("name", pa.string()),
+    ),
 }
 
 QUARANTINE = pa.schema(

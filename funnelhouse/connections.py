@@ -16,17 +16,19 @@ def base_url(host: str, port: int | None, schema: str | None) -> str:
     return f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
 
 
-def source_connection(conn_id: str) -> SourceConnection:
+def source_connection(conn_id: str, *, needs_token: bool = True) -> SourceConnection:
+    """The source's Airflow Connection; `needs_token=False` for a public feed, whose
+    connection only says where it lives."""
     from airflow.sdk import BaseHook
 
     conn = BaseHook.get_connection(conn_id)
     if not conn.host:
         raise ValueError(f"Airflow connection {conn_id!r} has no host")
-    if not conn.password:
+    if needs_token and not conn.password:
         raise ValueError(f"Airflow connection {conn_id!r} has no password (the API token)")
     return SourceConnection(
         base_url=base_url(conn.host, conn.port, conn.schema),
-        token=conn.password,
+        token=conn.password or None,
         extra=conn.extra_dejson,
         login=conn.login or None,
     )

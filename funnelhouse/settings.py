@@ -19,7 +19,15 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 WAREHOUSE_POOL = "funnelhouse_warehouse"
-KNOWN_SOURCES = ("amocrm", "bitrix24", "hubspot", "yandex_direct")
+KNOWN_SOURCES = (
+    "amocrm",
+    "bitrix24",
+    "hubspot",
+    "yandex_direct",
+    "google_ads",
+    "meta_ads",
+    "cbr_rates",
+)
 
 
 class ConfigError(ValueError):

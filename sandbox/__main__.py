@@ -99,7 +99,6 @@ def describe(dataset: Dataset) -> list[str]:
     private = [truth for truth in live if truth.segment == "private"]
     invalid = sum(truth.phone_kind == "invalid" for truth in private)
     duplicates = sum(truth.phone_kind == "duplicate" for truth in private)
-    spend = sum(row["Cost"] for row in dataset.ad_stats) / 1_000_000
     lines = [
         f"seed {dataset.seed}: {len(dataset.truth)} leads created 2026-01-01..2026-06-30, "
         f"{len(dataset.truth) - len(live)} of them deleted",
@@ -113,8 +112,20 @@ def describe(dataset: Dataset) -> list[str]:
     lines += [
         f"private leads: {invalid / len(private):.1%} invalid phones, "
         f"{duplicates / len(private):.1%} duplicate phones",
-        f"Yandex Direct: {len(dataset.campaigns)} campaigns, {spend:,.2f} RUB spent net of VAT",
     ]
+    for platform, (account, rows) in dataset.platform_stats().items():
+        spend = sum(row["Cost"] for row in rows) / 1_000_000
+        campaigns = len({row["CampaignId"] for row in rows})
+        lines.append(
+            f"{platform}: {campaigns} campaigns, {spend:,.2f} {account.currency} spent "
+            f"(account {account.account_id}, {account.time_zone})"
+        )
+    rates = dataset.currency_rates
+    lines.append(
+        f"cbr_rates: {len({row['Date'] for row in rates})} publication days "
+        f"{rates[0]['Date']}..{rates[-1]['Date']} of {len({row['CharCode'] for row in rates})} "
+        "currencies"
+    )
     return lines
 
 

@@ -1,7 +1,8 @@
 """Deterministic reference data for the sandbox: a playground-equipment maker.
 
-`generate()` builds six months of amoCRM leads, contacts and status-change events and of
-Yandex Direct daily campaign statistics, in the vendors' wire shape, together with the
+`generate()` builds six months of amoCRM leads, contacts and status-change events, of daily
+campaign statistics on three ad platforms (Yandex Direct in RUB, Google Ads in USD, Meta
+Ads in EUR) and of the Central Bank of Russia's daily exchange rates, together with the
 ground truth of what was planted in them (`Dataset.truth`), so tests can assert facts of
 the reference case without re-implementing the pipeline.
 
@@ -17,6 +18,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, Literal
 
 Json = dict[str, Any]
@@ -82,14 +84,37 @@ LATE_EDIT_SHARE = 0.10  # records edited after their last status change
 
 
 @dataclass(frozen=True)
+class AdAccount:
+    """One ad account: reports come in its currency and its time zone's days."""
+
+    platform: str
+    account_id: str  # Yandex: the Client-Login; Google: the customer id; Meta: without act_
+    name: str
+    currency: str
+    time_zone: str
+
+
+YANDEX_DIRECT_ACCOUNT = AdAccount(
+    "yandex_direct", CLIENT_LOGIN, "Игровые площадки", "RUB", "Europe/Moscow"
+)
+GOOGLE_ADS_ACCOUNT = AdAccount(
+    "google_ads", "4561237890", "Playground Equipment USD", "USD", "Europe/Moscow"
+)
+META_ADS_ACCOUNT = AdAccount(
+    "meta_ads", "1029384756123", "Playground Equipment EU", "EUR", "Europe/Berlin"
+)
+
+
+@dataclass(frozen=True)
 class Campaign:
     id: int
     name: str
     clicks_per_day: int  # on a weekday in the peak month
-    cpc_kopecks: tuple[int, int]
+    cpc_minor_units: tuple[int, int]  # cost per click in kopecks or cents of the account
     ctr: float
     conversion: float  # relative chance that a click becomes a lead
     first_day: date = FIRST_DAY
+    platform: str = "yandex_direct"
 
 
 CAMPAIGNS = (
@@ -100,8 +125,47 @@ CAMPAIGNS = (
     Campaign(70_000_005, "Ретаргетинг — РСЯ", 50, (1500, 3500), 0.012, 0.9, date(2026, 3, 1)),
     Campaign(70_000_006, "Бренд — Поиск", 25, (800, 2000), 0.15, 2.5),
 )
+BRAND_CAMPAIGN_NAME = "Бренд — Поиск"  # a name both Yandex Direct and Google Ads use
+GOOGLE_ADS_CAMPAIGNS = (
+    Campaign(21_450_000_101, "Детские площадки — Google Поиск", 45, (60, 140), 0.05, 0.9,
+             platform="google_ads"),
+    Campaign(21_450_000_102, BRAND_CAMPAIGN_NAME, 20, (20, 60), 0.12, 2.0, platform="google_ads"),
+    Campaign(21_450_000_103, "Performance Max — Площадки", 60, (30, 90), 0.01, 0.4,
+             date(2026, 2, 1), platform="google_ads"),
+)  # fmt: skip
+META_ADS_CAMPAIGNS = (
+    Campaign(120_210_000_000_000_201, "Instagram — Детские площадки — Лиды", 70, (40, 110),
+             0.015, 0.5, platform="meta_ads"),
+    Campaign(120_210_000_000_000_202, "Facebook — Ретаргетинг", 30, (20, 70), 0.02, 0.6,
+             date(2026, 3, 15), platform="meta_ads"),
+)  # fmt: skip
+ALL_CAMPAIGNS = (*CAMPAIGNS, *GOOGLE_ADS_CAMPAIGNS, *META_ADS_CAMPAIGNS)
+PLATFORM_UTM_SOURCES = {
+    "yandex_direct": ("yandex",),
+    "google_ads": ("google",),
+    "meta_ads": ("facebook", "instagram"),
+}
+# Leads that name a campaign shared by two platforms, by name, with no utm_source to tell
+# which: METRICS.md makes their channel `ambiguous`.
+AMBIGUOUS_NAME_SHARE = 0.3  # of the leads that name the shared brand campaign by name
 # A campaign that keeps spending through a month that brings it no lead.
 CAMPAIGN_WITHOUT_LEADS = (70_000_004, date(2026, 2, 1))
+
+# Central Bank of Russia daily rates: roubles per `nominal` units, starting values.
+RATE_CURRENCIES = (  # CharCode, NumCode, CBR id, nominal, starting value, name
+    ("USD", "840", "R01235", 1, Decimal("78.2284"), "Доллар США"),
+    ("EUR", "978", "R01239", 1, Decimal("91.6861"), "Евро"),
+    ("CNY", "156", "R01375", 1, Decimal("10.9870"), "Китайский юань"),
+    ("KZT", "398", "R01335", 100, Decimal("15.4812"), "Казахстанских тенге"),
+    ("JPY", "392", "R01820", 100, Decimal("51.3390"), "Японских иен"),
+)
+RATES_FIRST_DAY = date(2025, 12, 15)  # before the first ad day, so every day has a rate
+# Non-working days of 2026 on which the CBR sets no rate (weekends aside).
+RUSSIAN_HOLIDAYS = frozenset(
+    [date(2026, 1, d) for d in range(1, 10)]
+    + [date(2026, 2, 23), date(2026, 3, 9), date(2026, 5, 1), date(2026, 5, 11)]
+    + [date(2026, 6, 12), date(2025, 12, 31)]
+)
 SEASON = {1: 0.6, 2: 0.7, 3: 0.9, 4: 1.1, 5: 1.3, 6: 1.2}  # playgrounds sell in spring
 NON_PAID_UTMS = (
     {"UTM_SOURCE": "google", "UTM_MEDIUM": "organic"},
@@ -120,7 +184,11 @@ class LeadTruth:
     # As mart_leads.phone_invalid_reason defines it; None for valid and duplicate phones.
     phone_invalid_reason: PhoneInvalidReason | None
     duplicate_of: int | None  # the earlier lead whose phone a duplicate reuses
-    campaign_id: int | None  # the Yandex Direct campaign the lead came from
+    campaign_id: int | None  # the campaign the lead came from, on `platform`
+    platform: str | None  # yandex_direct, google_ads, meta_ads; None for non-paid leads
+    # What METRICS.md makes of it: the platform, `ambiguous` when its tags name a campaign
+    # of two platforms and nothing tells which, None for non-paid leads.
+    channel: str | None
     utm_source: str | None
     cohort_month: date  # first day of the creation month in Moscow time
     outcome: Outcome
@@ -134,8 +202,12 @@ class Dataset:
     """Everything both sandbox servers serve, in wire shape, plus the planted truth.
 
     Leads are stored as `with=contacts` returns them minus `_links`; the servers add what
-    depends on the request (links, `with=` embeds). The Yandex rows carry `Cost` in
-    micros of RUB net of VAT; the server adds VAT on request.
+    depends on the request (links, `with=` embeds). Ad statistics rows of every platform
+    share one shape (Date, CampaignId, CampaignName, Impressions, Clicks, Cost) with `Cost`
+    in micros of the account's currency (Yandex: RUB net of VAT; the server adds VAT on
+    request); each platform's server puts them in its own wire format. `currency_rates`
+    are the CBR's publications: one row per publication day and currency, `Value` roubles
+    per `Nominal` units, only on working days.
     """
 
     seed: int
@@ -147,8 +219,19 @@ class Dataset:
     contacts: list[Json]
     events: list[Json]
     campaigns: list[Json]
-    ad_stats: list[Json]
+    ad_stats: list[Json]  # Yandex Direct
     truth: dict[int, LeadTruth]
+    google_ads_stats: list[Json] = field(default_factory=list)
+    meta_ads_stats: list[Json] = field(default_factory=list)
+    currency_rates: list[Json] = field(default_factory=list)
+
+    def platform_stats(self) -> dict[str, tuple[AdAccount, list[Json]]]:
+        """Each platform's account and statistics rows."""
+        return {
+            "yandex_direct": (YANDEX_DIRECT_ACCOUNT, self.ad_stats),
+            "google_ads": (GOOGLE_ADS_ACCOUNT, self.google_ads_stats),
+            "meta_ads": (META_ADS_ACCOUNT, self.meta_ads_stats),
+        }
 
 
 @dataclass(frozen=True)
@@ -265,8 +348,11 @@ def generate(seed: int = 42, n_leads: int = 3000) -> Dataset:
     if n_leads < MIN_LEADS:
         raise ValueError(f"n_leads must be at least {MIN_LEADS} to plant every case, got {n_leads}")
     days = [FIRST_DAY + timedelta(days=i) for i in range((LAST_DAY - FIRST_DAY).days + 1)]
-    ad_stats = _ad_stats(random.Random(f"{seed}:ads"), days)
-    plans = _plan_leads(random.Random(f"{seed}:leads"), n_leads, days, ad_stats)
+    ad_stats = _ad_stats(random.Random(f"{seed}:ads"), days, CAMPAIGNS)
+    google_ads_stats = _ad_stats(random.Random(f"{seed}:google_ads"), days, GOOGLE_ADS_CAMPAIGNS)
+    meta_ads_stats = _ad_stats(random.Random(f"{seed}:meta_ads"), days, META_ADS_CAMPAIGNS)
+    all_stats = [*ad_stats, *google_ads_stats, *meta_ads_stats]
+    plans = _plan_leads(random.Random(f"{seed}:leads"), n_leads, days, all_stats)
     crm = _Crm(random.Random(f"{seed}:crm"))
     for lead_id, plan in enumerate(plans, start=FIRST_LEAD_ID):
         crm.add_lead(lead_id, plan)
@@ -282,6 +368,9 @@ def generate(seed: int = 42, n_leads: int = 3000) -> Dataset:
         campaigns=[{"Id": campaign.id, "Name": campaign.name} for campaign in CAMPAIGNS],
         ad_stats=ad_stats,
         truth=crm.truth,
+        google_ads_stats=google_ads_stats,
+        meta_ads_stats=meta_ads_stats,
+        currency_rates=_currency_rates(random.Random(f"{seed}:rates")),
     )
 
 
@@ -290,21 +379,23 @@ def moscow_month(epoch_seconds: int) -> date:
     return datetime.fromtimestamp(epoch_seconds, MOSCOW).date().replace(day=1)
 
 
-# --- Yandex Direct ---------------------------------------------------------------------
+# --- Ad platforms ------------------------------------------------------------------------
 
 
-def _ad_stats(rng: random.Random, days: Sequence[date]) -> list[Json]:
+def _ad_stats(
+    rng: random.Random, days: Sequence[date], campaigns: Sequence[Campaign]
+) -> list[Json]:
     rows = []
     for day in days:
         weekday_factor = 0.7 if day.weekday() >= 5 else 1.0
-        for campaign in CAMPAIGNS:
+        for campaign in campaigns:
             if day < campaign.first_day:
                 continue
             expected = campaign.clicks_per_day * SEASON[day.month] * weekday_factor
             clicks = max(0, round(expected * rng.uniform(0.7, 1.3)))
             ctr = campaign.ctr * rng.uniform(0.8, 1.2)
             impressions = round(clicks / ctr) + rng.randint(20, 200)  # shown, never clicked
-            cost_kopecks = sum(rng.randint(*campaign.cpc_kopecks) for _ in range(clicks))
+            cost_minor = sum(rng.randint(*campaign.cpc_minor_units) for _ in range(clicks))
             rows.append(
                 {
                     "Date": day.isoformat(),
@@ -312,7 +403,7 @@ def _ad_stats(rng: random.Random, days: Sequence[date]) -> list[Json]:
                     "CampaignName": campaign.name,
                     "Impressions": impressions,
                     "Clicks": clicks,
-                    "Cost": cost_kopecks * 10_000,  # micros
+                    "Cost": cost_minor * 10_000,  # micros
                 }
             )
     return rows
@@ -320,7 +411,7 @@ def _ad_stats(rng: random.Random, days: Sequence[date]) -> list[Json]:
 
 def _lead_weights_by_day(ad_stats: Sequence[Json]) -> dict[str, dict[int, float]]:
     """Per day, how likely each campaign is to bring a lead: its clicks times conversion."""
-    conversion = {campaign.id: campaign.conversion for campaign in CAMPAIGNS}
+    conversion = {campaign.id: campaign.conversion for campaign in ALL_CAMPAIGNS}
     silent_id, silent_month = CAMPAIGN_WITHOUT_LEADS
     weights: dict[str, dict[int, float]] = {}
     for row in ad_stats:
@@ -396,13 +487,49 @@ def _moscow_time(rng: random.Random, day: date, hours: range) -> int:
     return int(start.timestamp()) + rng.randrange(3600)
 
 
+def campaign_by_id(campaign_id: int) -> Campaign:
+    return next(campaign for campaign in ALL_CAMPAIGNS if campaign.id == campaign_id)
+
+
 def _paid_utm(rng: random.Random, campaign_id: int) -> dict[str, str]:
+    """The tags of a lead from the campaign: its id, or its name oddly cased and spaced;
+    a lead naming the brand campaign that two platforms share sometimes has no source."""
+    campaign = campaign_by_id(campaign_id)
     reference = str(campaign_id)
+    source: str | None = rng.choice(PLATFORM_UTM_SOURCES[campaign.platform])
     if rng.random() < CAMPAIGN_NAME_AS_UTM_SHARE:
-        name = next(campaign.name for campaign in CAMPAIGNS if campaign.id == campaign_id)
-        cased = rng.choice((name, name.lower(), name.upper()))
+        cased = rng.choice((campaign.name, campaign.name.lower(), campaign.name.upper()))
         reference = " " * rng.randint(0, 2) + cased + " " * rng.randint(0, 2)
-    return {"UTM_SOURCE": "yandex", "UTM_MEDIUM": "cpc", "UTM_CAMPAIGN": reference}
+        if campaign.name == BRAND_CAMPAIGN_NAME and rng.random() < AMBIGUOUS_NAME_SHARE:
+            source = None
+    medium = "paid_social" if campaign.platform == "meta_ads" else "cpc"
+    utm = {"UTM_MEDIUM": medium, "UTM_CAMPAIGN": reference}
+    return utm if source is None else {"UTM_SOURCE": source, **utm}
+
+
+def _currency_rates(rng: random.Random) -> list[Json]:
+    """The CBR's daily publications: a random walk per currency on working days only."""
+    rows = []
+    values = {code: start for code, _, _, _, start, _ in RATE_CURRENCIES}
+    day = RATES_FIRST_DAY
+    while day <= LAST_DAY:
+        if day.weekday() < 5 and day not in RUSSIAN_HOLIDAYS:
+            for code, num_code, cbr_id, nominal, _, name in RATE_CURRENCIES:
+                step = Decimal(str(round(rng.uniform(-0.008, 0.008), 6)))
+                values[code] = (values[code] * (1 + step)).quantize(Decimal("0.0001"))
+                rows.append(
+                    {
+                        "Date": day.isoformat(),
+                        "ID": cbr_id,
+                        "NumCode": num_code,
+                        "CharCode": code,
+                        "Nominal": nominal,
+                        "Name": name,
+                        "Value": values[code],
+                    }
+                )
+        day += timedelta(days=1)
+    return rows
 
 
 # --- amoCRM ------------------------------------------------------------------------------
@@ -490,6 +617,7 @@ class _Crm:
             }
         )
         won = journey.status_id == WON_STATUS_ID
+        platform = None if plan.campaign_id is None else campaign_by_id(plan.campaign_id).platform
         self.truth[lead_id] = LeadTruth(
             lead_id=lead_id,
             segment=plan.segment,
@@ -497,6 +625,8 @@ class _Crm:
             phone_invalid_reason=phones.invalid_reason,
             duplicate_of=phones.duplicate_of,
             campaign_id=plan.campaign_id,
+            platform=platform,
+            channel="ambiguous" if platform and "UTM_SOURCE" not in plan.utm else platform,
             utm_source=plan.utm.get("UTM_SOURCE"),
             cohort_month=moscow_month(plan.created_at),
             outcome="won" if won else "lost" if journey.status_id == LOST_STATUS_ID else "open",

@@ -15,6 +15,8 @@ def test_describe_summarises_the_reference_case() -> None:
     rows = {line.split()[0] for line in result.stdout.splitlines()}
     assert {"private", "dealer", "developer"} <= rows
     assert "invalid phones" in result.stdout
+    spend_lines = {line.split(":")[0] for line in result.stdout.splitlines() if "spent" in line}
+    assert spend_lines == {"yandex_direct", "google_ads", "meta_ads"}
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])

@@ -10,13 +10,20 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import phonenumbers
 import pytest
 
 from sandbox import Dataset, generate
-from sandbox.generator import LOST_STATUS_ID, SEGMENT_FIELD_ID, WON_STATUS_ID
+from sandbox.generator import (
+    ALL_CAMPAIGNS,
+    BRAND_CAMPAIGN_NAME,
+    LOST_STATUS_ID,
+    SEGMENT_FIELD_ID,
+    WON_STATUS_ID,
+)
 
 Json = dict[str, Any]
 UNREACHABLE = "Не дозвонились"
@@ -202,30 +209,91 @@ def test_invalid_phone_private_leads_are_mostly_lost_unreachable(reference: Data
 
 
 def test_paid_leads_name_their_campaign_by_id_or_by_odd_cased_name(reference: Dataset) -> None:
-    names = {campaign["Id"]: campaign["Name"] for campaign in reference.campaigns}
     by_name = 0
-    paid = [lead for lead in _live(reference) if _field(lead, code="UTM_SOURCE") == "yandex"]
+    paid = [lead for lead in _live(reference) if reference.truth[lead["id"]].campaign_id]
     for lead in paid:
-        campaign_id = reference.truth[lead["id"]].campaign_id
+        truth = reference.truth[lead["id"]]
+        campaign = next(c for c in ALL_CAMPAIGNS if c.id == truth.campaign_id)
+        assert campaign.platform == truth.platform
         reference_text = _field(lead, code="UTM_CAMPAIGN")
-        assert _field(lead, code="UTM_MEDIUM") == "cpc"
-        if reference_text != str(campaign_id):
-            assert reference_text.strip().casefold() == names[campaign_id].casefold()
-            by_name += reference_text != names[campaign_id]
+        assert _field(lead, code="UTM_MEDIUM") in ("cpc", "paid_social")
+        if reference_text != str(campaign.id):
+            assert reference_text.strip().casefold() == campaign.name.casefold()
+            by_name += reference_text != campaign.name
     assert 0.05 <= by_name / len(paid) <= 0.25
+    assert {reference.truth[lead["id"]].platform for lead in paid} == {
+        "yandex_direct",
+        "google_ads",
+        "meta_ads",
+    }
+
+
+def test_a_campaign_name_two_platforms_share_is_resolved_by_utm_source_or_ambiguous(
+    reference: Dataset,
+) -> None:
+    sharing = {c.platform for c in ALL_CAMPAIGNS if c.name == BRAND_CAMPAIGN_NAME}
+    assert sharing == {"yandex_direct", "google_ads"}
+    aliases = {"yandex": "yandex_direct", "google": "google_ads"}
+    by_shared_name = [
+        lead
+        for lead in _live(reference)
+        if (_field(lead, code="UTM_CAMPAIGN") or "").strip().casefold()
+        == BRAND_CAMPAIGN_NAME.casefold()
+    ]
+    resolved = Counter()
+    for lead in by_shared_name:
+        truth = reference.truth[lead["id"]]
+        source = _field(lead, code="UTM_SOURCE")
+        if source is None:
+            assert truth.channel == "ambiguous"
+        else:
+            assert truth.channel == aliases[source] == truth.platform
+        resolved[truth.channel] += 1
+    assert resolved["ambiguous"] >= 3
+    assert resolved["yandex_direct"] >= 3
+    assert resolved["google_ads"] >= 3
 
 
 def test_non_paid_utm_sources_match_no_campaign(reference: Dataset) -> None:
-    campaign_refs = {str(c["Id"]) for c in reference.campaigns} | {
-        c["Name"].casefold() for c in reference.campaigns
-    }
-    non_paid = [
-        lead for lead in _live(reference) if _field(lead, code="UTM_SOURCE") not in (None, "yandex")
-    ]
+    campaign_refs = {str(c.id) for c in ALL_CAMPAIGNS} | {c.name.casefold() for c in ALL_CAMPAIGNS}
+    tagged = [lead for lead in _live(reference) if _field(lead, code="UTM_SOURCE") is not None]
+    non_paid = [lead for lead in tagged if reference.truth[lead["id"]].campaign_id is None]
     assert {_field(lead, code="UTM_SOURCE") for lead in non_paid} >= {"google", "email"}
     for lead in non_paid:
         assert (_field(lead, code="UTM_CAMPAIGN") or "").strip().casefold() not in campaign_refs
-        assert reference.truth[lead["id"]].campaign_id is None
+        assert reference.truth[lead["id"]].channel is None
+    for lead in tagged:
+        if reference.truth[lead["id"]].campaign_id is not None:
+            assert (_field(lead, code="UTM_CAMPAIGN") or "").strip().casefold() in campaign_refs
+
+
+def test_spend_is_spread_over_three_platforms_in_three_currencies(reference: Dataset) -> None:
+    stats = reference.platform_stats()
+    assert {platform: account.currency for platform, (account, _) in stats.items()} == {
+        "yandex_direct": "RUB",
+        "google_ads": "USD",
+        "meta_ads": "EUR",
+    }
+    for platform, (_, rows) in stats.items():
+        assert sum(row["Cost"] for row in rows) > 0, platform
+        assert {row["CampaignId"] for row in rows} == {
+            c.id for c in ALL_CAMPAIGNS if c.platform == platform
+        }
+    assert stats["meta_ads"][0].time_zone != stats["yandex_direct"][0].time_zone
+
+
+def test_exchange_rates_are_published_on_working_days_only(reference: Dataset) -> None:
+    days = sorted({date.fromisoformat(row["Date"]) for row in reference.currency_rates})
+    assert days[0] < date(2026, 1, 1) and days[-1] == date(2026, 6, 30)
+    assert all(day.weekday() < 5 for day in days)
+    assert not {date(2026, 1, d) for d in range(1, 10)} & set(days)  # new-year holidays
+    per_day = Counter(row["Date"] for row in reference.currency_rates)
+    assert set(per_day.values()) == {5}  # USD, EUR, CNY, KZT, JPY every publication day
+    nominals = {row["CharCode"]: row["Nominal"] for row in reference.currency_rates}
+    assert nominals["USD"] == nominals["EUR"] == 1
+    assert nominals["KZT"] == nominals["JPY"] == 100
+    for row in reference.currency_rates:
+        assert row["Value"] > 0 and row["Value"] == row["Value"].quantize(Decimal("0.0001"))
 
 
 def test_dealers_and_developers_carry_no_utm_tags(reference: Dataset) -> None:
@@ -237,7 +305,12 @@ def test_dealers_and_developers_carry_no_utm_tags(reference: Dataset) -> None:
 
 
 def test_a_campaign_spends_in_a_month_that_brings_it_no_lead(reference: Dataset) -> None:
-    spent = {(row["CampaignId"], row["Date"][:7]) for row in reference.ad_stats if row["Cost"] > 0}
+    spent = {
+        (row["CampaignId"], row["Date"][:7])
+        for _, rows in reference.platform_stats().values()
+        for row in rows
+        if row["Cost"] > 0
+    }
     with_leads = {
         (truth.campaign_id, truth.cohort_month.isoformat()[:7])
         for truth in reference.truth.values()
@@ -306,6 +379,8 @@ def test_history_covers_the_first_half_of_2026(reference: Dataset) -> None:
     assert min(days) == "2026-01-01"
     assert max(days) == "2026-06-30"
     assert len({row["CampaignId"] for row in reference.ad_stats}) == 6
+    for platform, (_, rows) in reference.platform_stats().items():
+        assert {row["Date"] for row in rows} <= days, platform
 
 
 def test_about_one_percent_of_leads_are_deleted(reference: Dataset) -> None:

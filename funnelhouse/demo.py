@@ -25,6 +25,10 @@ DEMO_LOGICAL_DATE = (
 SANDBOX_TOKEN = "sandbox-token"  # the sandbox's own fake token, not a secret
 # Bitrix24 connections name the webhook's user as their login; the sandbox portal's is 1.
 SANDBOX_LOGINS = {"bitrix24": "1"}
+# Google Ads also wants a developer token, kept in the connection's extra (masked by
+# Airflow: its name contains "token"); the sandbox's is as fake as SANDBOX_TOKEN.
+SANDBOX_EXTRAS = {"google_ads": {"developer_token": "sandbox-developer-token"}}
+PUBLIC_SANDBOX_FEEDS = ("cbr_rates",)  # served without credentials, like the real one
 log = logging.getLogger("funnelhouse.demo")
 
 
@@ -44,12 +48,16 @@ def running_sandbox(
         "yandex_direct": _free_port(),
         "bitrix24": _free_port(),
         "hubspot": _free_port(),
+        "google_ads": _free_port(),
+        "meta_ads": _free_port(),
+        "cbr_rates": _free_port(),
     }
     command = [
         sys.executable, "-m", "sandbox", "serve", "--seed", str(seed), "--leads", str(leads),
         "--amocrm-port", str(ports["amocrm"]), "--yandex-port", str(ports["yandex_direct"]),
         "--bitrix24-port", str(ports["bitrix24"]), "--hubspot-port", str(ports["hubspot"]),
-        "--token", token,
+        "--google-ads-port", str(ports["google_ads"]), "--meta-ads-port", str(ports["meta_ads"]),
+        "--cbr-rates-port", str(ports["cbr_rates"]), "--token", token,
     ]  # fmt: skip
     with log_path.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
@@ -77,17 +85,23 @@ def _wait_until_ready(
 def sandbox_connections(
     ports: dict[str, int], token: str = SANDBOX_TOKEN
 ) -> dict[str, dict[str, object]]:
-    return {
-        f"funnelhouse_{source}": {
+    """The Airflow Connections of the sandbox's sources, as a real deployment has them."""
+    connections: dict[str, dict[str, object]] = {}
+    for source, port in ports.items():
+        fields: dict[str, object] = {
             "conn_type": "http",
             "host": "127.0.0.1",
             "port": port,
             "schema": "http",
-            "password": token,
-            **({"login": SANDBOX_LOGINS[source]} if source in SANDBOX_LOGINS else {}),
         }
-        for source, port in ports.items()
-    }
+        if source not in PUBLIC_SANDBOX_FEEDS:
+            fields["password"] = token
+        if source in SANDBOX_LOGINS:
+            fields["login"] = SANDBOX_LOGINS[source]
+        if source in SANDBOX_EXTRAS:
+            fields["extra"] = SANDBOX_EXTRAS[source]
+        connections[f"funnelhouse_{source}"] = fields
+    return connections
 
 
 def main() -> None:

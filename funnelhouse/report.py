@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from funnelhouse.publish import CURRENT, current_database, current_publication, publish_root
-from funnelhouse.settings import Paths
+from funnelhouse.settings import Paths, reporting_currency
 
 # Totals over all cohort months of each segment's all-channel roll-up; ratios recomputed.
 UNIT_ECONOMICS_BY_SEGMENT = """
@@ -23,6 +23,22 @@ group by segment
 order by segment = 'all', revenue desc nulls last, segment
 """
 
+
+# Each channel over all segments and cohort months: where the ad money went and what it
+# brought; spend is every platform's cost converted into the reporting currency.
+UNIT_ECONOMICS_BY_CHANNEL = """
+select
+    channel,
+    sum(leads) as leads,
+    sum(spend) as spend,
+    sum(spend) / nullif(sum(leads), 0) as cpl,
+    sum(won_leads) as won_leads,
+    sum(revenue) as revenue
+from marts.mart_unit_economics
+where segment = 'all'
+group by channel
+order by channel = 'all', spend desc nulls last, channel
+"""
 
 # The three most frequent reasons at each stage, with their share of the stage's losses.
 TOP_DROPOFF_REASONS = """
@@ -89,9 +105,14 @@ def print_report(paths: Paths) -> None:
     database = published if published.exists() else paths.warehouse
     with duckdb.connect(str(database), read_only=True) as con:
         economics = _query(con, UNIT_ECONOMICS_BY_SEGMENT)
+        channels = _query(con, UNIT_ECONOMICS_BY_CHANNEL)
         dropoffs = _query(con, TOP_DROPOFF_REASONS)
-    print(f"\nUnit economics per segment, all cohort months (RUB) — from {database}")
+    currency = reporting_currency()
+    print(f"\nUnit economics per segment, all cohort months ({currency}) — from {database}")
     print(format_table(*economics))
+    print(f"\nPer channel, all segments and cohort months ({currency}; spend converted at the")
+    print("CBR rate of each report day)")
+    print(format_table(*channels))
     print("\nTop drop-off reasons per stage (lost deals, all cohorts, segments and channels)")
     print(format_table(*dropoffs))
     print(gate_summary(paths))

@@ -117,3 +117,9 @@ def _enabled_sources(sources: dict[str, dict[str, Any]], path: Path) -> list[Sou
             )
         )
     return enabled
+
+
+def reporting_currency() -> str:
+    """The marts' currency: the dbt var analysts set in dbt_project.yml."""
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    return str(project["vars"]["reporting_currency"])

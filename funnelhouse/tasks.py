@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from extract import hubspot
+from extract import cbr_rates, google_ads, hubspot, meta_ads
+from extract.ad_account import AdAccount
 from extract.amocrm import extract_amocrm, sweep_lead_ids
 from extract.bitrix24 import extract_bitrix24, sweep_ids
 from extract.connection import SourceConnection
@@ -25,6 +26,7 @@ from funnelhouse.runs import BACKFILL, NIGHTLY, SyncState, sync_state, write_man
 from funnelhouse.settings import Paths, SourceConfig
 from funnelhouse.windows import (
     Backfill,
+    ReportDays,
     UpdatedWindow,
     ad_report_days,
     crm_updated_window,
@@ -32,6 +34,10 @@ from funnelhouse.windows import (
 )
 
 log = logging.getLogger(__name__)
+
+# Sources whose connection only says where they live: no credentials.
+PUBLIC_FEEDS = frozenset({"cbr_rates"})
+CBR_TIME_ZONE = "Europe/Moscow"  # the CBR sets its rates for Moscow days
 
 
 def extract_source(
@@ -64,7 +70,9 @@ def extract_source(
         scope = _NightlyScope(data_interval_end, state)
     else:
         raise ValueError(f"{source.name}: a nightly extraction needs the run's data interval end")
-    connection = connection or source_connection(source.conn_id)
+    connection = connection or source_connection(
+        source.conn_id, needs_token=source.name not in PUBLIC_FEEDS
+    )
     details = extract(source, connection, RawLanding(paths.raw_dir, source.name, run_id), scope)
     kind = BACKFILL if backfill else NIGHTLY
     interval_end = data_interval_end.isoformat() if data_interval_end else None
@@ -180,6 +188,36 @@ def _extract_hubspot(
     return plan.details(counts)
 
 
+def _report_days(
+    source: SourceConfig, scope: _Scope, time_zone: str, default_lookback_days: int
+) -> ReportDays:
+    """The report days of a run: the backfill's, or the nightly lookback in `time_zone`."""
+    if isinstance(scope, Backfill):
+        days = scope.report_days()
+    else:
+        days = ad_report_days(
+            scope.data_interval_end,
+            account_time_zone=time_zone,
+            lookback_days=int(source.options.get("lookback_days", default_lookback_days)),
+            start_date=source.start_date,
+            last_day_read=scope.state.last_report_day,
+        )
+    log.info("%s: reading report days %s .. %s (%s)", source.name, days.first, days.last, time_zone)
+    return days
+
+
+def _report_details(
+    days: ReportDays, counts: dict[str, int], account: AdAccount | None = None
+) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "date_from": days.first.isoformat(),
+        "date_to": days.last.isoformat(),
+    }
+    if account is not None:  # what the platform said of the account this run
+        details |= {"currency": account.currency, "time_zone": account.time_zone}
+    return {**details, "counts": counts}
+
+
 def _extract_yandex_direct(
     source: SourceConfig,
     connection: SourceConnection,
@@ -187,17 +225,7 @@ def _extract_yandex_direct(
     scope: _Scope,
 ) -> dict[str, Any]:
     options = source.options
-    if isinstance(scope, Backfill):
-        days = scope.report_days()
-    else:
-        days = ad_report_days(
-            scope.data_interval_end,
-            account_time_zone=str(options["time_zone"]),
-            lookback_days=int(options.get("lookback_days", 3)),
-            start_date=source.start_date,
-            last_day_read=scope.state.last_report_day,
-        )
-    log.info("yandex_direct: reading report days %s .. %s", days.first, days.last)
+    days = _report_days(source, scope, str(options["time_zone"]), default_lookback_days=3)
     counts = extract_yandex_direct(
         connection,
         landing,
@@ -208,7 +236,73 @@ def _extract_yandex_direct(
         time_zone=str(options["time_zone"]),
         include_vat=bool(options.get("include_vat", False)),
     )
-    return {"date_from": days.first.isoformat(), "date_to": days.last.isoformat(), "counts": counts}
+    return _report_details(days, counts)
+
+
+def _extract_google_ads(
+    source: SourceConfig,
+    connection: SourceConnection,
+    landing: RawLanding,
+    scope: _Scope,
+) -> dict[str, Any]:
+    """The account's currency and time zone come from the API, so the report days are
+    the account's own."""
+    login_customer_id = source.options.get("login_customer_id")
+    login_customer_id = None if login_customer_id is None else str(login_customer_id)
+    account = google_ads.fetch_account(
+        connection,
+        customer_id=str(source.options["customer_id"]),
+        login_customer_id=login_customer_id,
+    )
+    days = _report_days(source, scope, account.time_zone, default_lookback_days=30)
+    counts = google_ads.extract_google_ads(
+        connection,
+        landing,
+        account,
+        date_from=days.first,
+        date_to=days.last,
+        login_customer_id=login_customer_id,
+    )
+    return _report_details(days, counts, account)
+
+
+def _extract_meta_ads(
+    source: SourceConfig,
+    connection: SourceConnection,
+    landing: RawLanding,
+    scope: _Scope,
+) -> dict[str, Any]:
+    options = source.options
+    account = meta_ads.fetch_account(connection, account_id=str(options["account_id"]))
+    days = _report_days(source, scope, account.time_zone, default_lookback_days=28)
+    counts = meta_ads.extract_meta_ads(
+        connection,
+        landing,
+        account,
+        date_from=days.first,
+        date_to=days.last,
+        async_after_days=int(options.get("async_after_days", 31)),
+    )
+    return _report_details(days, counts, account)
+
+
+def _extract_cbr_rates(
+    source: SourceConfig,
+    connection: SourceConnection,
+    landing: RawLanding,
+    scope: _Scope,
+) -> dict[str, Any]:
+    """Rates are set in Moscow; a lookback re-reads the days a missed night skipped."""
+    days = _report_days(source, scope, CBR_TIME_ZONE, default_lookback_days=7)
+    currencies = source.options.get("currencies")
+    counts = cbr_rates.extract_cbr_rates(
+        connection,
+        landing,
+        date_from=days.first,
+        date_to=days.last,
+        currencies=None if currencies is None else [str(code) for code in currencies],
+    )
+    return _report_details(days, counts)
 
 
 # Each lands one source for a run and returns its manifest details, "counts" included.
@@ -219,6 +313,9 @@ _SOURCE_EXTRACTS: dict[
     "bitrix24": _extract_bitrix24,
     "hubspot": _extract_hubspot,
     "yandex_direct": _extract_yandex_direct,
+    "google_ads": _extract_google_ads,
+    "meta_ads": _extract_meta_ads,
+    "cbr_rates": _extract_cbr_rates,
 }
 
 

@@ -9,9 +9,12 @@ from collections.abc import Sequence
 
 from sandbox.amocrm import start_amocrm
 from sandbox.bitrix24 import start_bitrix24
+from sandbox.cbr_rates import start_cbr_rates
 from sandbox.generator import Dataset, generate
+from sandbox.google_ads import start_google_ads
 from sandbox.hubspot import start_hubspot
 from sandbox.hubspot_account import generate_account
+from sandbox.meta_ads import start_meta_ads
 from sandbox.yandex_direct import start_yandex_direct
 
 
@@ -19,7 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
-        "serve", help="serve amoCRM, Bitrix24, HubSpot and Yandex Direct until stopped"
+        "serve",
+        help="serve amoCRM, Bitrix24, HubSpot, Yandex Direct, Google Ads, Meta Ads and the CBR's "
+        "rates until stopped",
     )
     _data_options(serve)
     serve.add_argument("--host", default="127.0.0.1")
@@ -27,9 +32,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--yandex-port", type=int, default=8702, help="0 picks a free port")
     serve.add_argument("--bitrix24-port", type=int, default=8703, help="0 picks a free port")
     serve.add_argument("--hubspot-port", type=int, default=8704, help="0 picks a free port")
+    serve.add_argument("--google-ads-port", type=int, default=8705, help="0 picks a free port")
+    serve.add_argument("--meta-ads-port", type=int, default=8706, help="0 picks a free port")
+    serve.add_argument("--cbr-rates-port", type=int, default=8707, help="0 picks a free port")
     serve.add_argument(
         "--token", default="sandbox-token", help="the Bearer token (Bitrix24: webhook code)"
     )
+    serve.add_argument("--developer-token", default="sandbox-developer-token", help="Google Ads")
     serve.add_argument("--polls-before-ready", type=int, default=2)
     serve.add_argument("--retry-in", type=int, default=1, help="retryIn seconds for reports")
     serve.set_defaults(run=_serve)
@@ -70,11 +79,23 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.hubspot_port,
             token=args.token,
         ) as hubspot,
+        start_google_ads(
+            dataset,
+            host=args.host,
+            port=args.google_ads_port,
+            token=args.token,
+            developer_token=args.developer_token,
+        ) as google_ads,
+        start_meta_ads(dataset, host=args.host, port=args.meta_ads_port, token=args.token) as meta,
+        start_cbr_rates(dataset, host=args.host, port=args.cbr_rates_port) as cbr_rates,
     ):
         print(f"amocrm {amocrm.url}", flush=True)
         print(f"yandex_direct {yandex.url}", flush=True)
         print(f"bitrix24 {bitrix24.url}", flush=True)  # webhook: {url}/rest/1/<token>/
         print(f"hubspot {hubspot.url}", flush=True)
+        print(f"google_ads {google_ads.url}", flush=True)
+        print(f"meta_ads {meta.url}", flush=True)
+        print(f"cbr_rates {cbr_rates.url}", flush=True)
         print("sandbox ready", flush=True)
         stop.wait()
     print("sandbox stopped", flush=True)

@@ -25,13 +25,17 @@ def test_serve_announces_every_server_and_exits_cleanly_on_signal(
 ) -> None:
     command = [sys.executable, "-m", "sandbox", "serve", "--leads", "200", "--token", token]
     command += ["--amocrm-port", "0", "--yandex-port", "0", "--bitrix24-port", "0"]
-    command += ["--hubspot-port", "0"]
+    command += ["--hubspot-port", "0", "--google-ads-port", "0", "--meta-ads-port", "0"]
+    command += ["--cbr-rates-port", "0"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline().strip() for _ in range(5)]
-        assert lines[4] == "sandbox ready"
-        urls = dict(line.split(" ", 1) for line in lines[:4])
+        lines = [process.stdout.readline().strip() for _ in range(8)]
+        assert lines[7] == "sandbox ready"
+        urls = dict(line.split(" ", 1) for line in lines[:7])
+        assert set(urls) == {
+            "amocrm", "yandex_direct", "bitrix24", "hubspot", "google_ads", "meta_ads", "cbr_rates"
+        }  # fmt: skip
         auth = {"Authorization": f"Bearer {token}"}
         pipelines = requests.get(
             f"{urls['amocrm']}/api/v4/leads/pipelines", headers=auth, timeout=5
@@ -49,6 +53,12 @@ def test_serve_announces_every_server_and_exits_cleanly_on_signal(
         assert statuses.json()["result"]  # the webhook code is the token
         stages = requests.get(f"{urls['hubspot']}/crm/v3/pipelines/deals", headers=auth, timeout=5)
         assert stages.json()["results"]
+        rates = requests.get(
+            f"{urls['cbr_rates']}/scripts/XML_daily.asp",
+            params={"date_req": "02/03/2026"},
+            timeout=5,
+        )
+        assert b"<ValCurs" in rates.content  # no token: a public feed
         process.send_signal(stop_signal)
         assert process.wait(timeout=10) == 0
     finally:

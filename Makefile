@@ -38,7 +38,7 @@ lint: setup
 
 # The sandbox APIs in the foreground, for trying the extractors by hand.
 sandbox: setup
-	$(BIN)/python -m sandbox serve --seed 42 --leads 3000 --amocrm-port 8701 --yandex-port 8702
+	$(BIN)/python -m sandbox serve --seed 42 --leads 3000
 
 # Re-pin the whole dependency tree from pyproject.toml.
 lock: setup

@@ -6,6 +6,13 @@ answers in November 2026; see also ../shared/API_NOTES.md):
 - `POST {base}/{API_VERSION}/customers/{customer_id}/googleAds:searchStream` with the body
   `{"query": GAQL}` and `Authorization: Bearer <OAuth access token>`. `login-customer-id`
   (digits only) names the manager account when the customer is reached through one.
+- The access token lasts an hour, so a deployment keeps the OAuth client's `refresh_token`,
+  `client_id` and `client_secret` in the connection's extra and each run exchanges them
+  (Google's "Using OAuth 2.0 for Web Server Applications", refreshing an access token):
+  `POST https://oauth2.googleapis.com/token` form-encoded `grant_type=refresh_token&
+  client_id&client_secret&refresh_token` answers `{"access_token", "expires_in", "scope",
+  "token_type": "Bearer"}`; a refusal answers `{"error", "error_description"}`, e.g. 400
+  `invalid_grant` "Token has been expired or revoked." or 401 `invalid_client`.
 - `developer-token`: Google sunset developer tokens on 2026-09-09; the header is now optional
   and ignored, and a later major version is announced to reject it. It is sent only when the
   connection still configures one (`extra["developer_token"]`), and kept out of every message.
@@ -22,7 +29,8 @@ answers in November 2026; see also ../shared/API_NOTES.md):
 
 Unverified: whether a query without rows answers `[]` or one batch without `results` (both
 are accepted); the HTTP status of every error code (only the gRPC-to-HTTP mapping is
-documented); the request rate Google tolerates (pacing is a guess well below any quota).
+documented); the request rate Google tolerates (pacing is a guess well below any quota);
+the token endpoint's status for OAuth errors other than invalid_grant and invalid_client.
 
 The body is downloaded whole into a spooled temporary file, so a body that breaks off is
 fetched again before anything lands. It is then read twice, element by element, never whole:
@@ -35,12 +43,14 @@ import codecs
 import json
 import re
 import tempfile
+import time
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 import requests
 
@@ -54,6 +64,7 @@ from extract.http import (
     SourceHttpError,
     SourceResponseError,
     get_logger,
+    redact,
     register_secret,
     retry_after_seconds,
 )
@@ -79,10 +90,23 @@ CUSTOMER_QUERY = "SELECT customer.id, customer.currency_code, customer.time_zone
 ERROR_HINTS = {
     "USER_PERMISSION_DENIED": "if the account is reached through a manager account, set "
     "login_customer_id to the manager's id",
-    "OAUTH_TOKEN_EXPIRED": "OAuth access tokens expire after an hour: refresh the token",
-    "CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION": "the Cloud project behind the OAuth client "
+    "OAUTH_TOKEN_EXPIRED": "access tokens expire after an hour: configure refresh_token, "
+    "client_id and client_secret in the connection's extra so that each run obtains a fresh one",
+    "CLOUD_PROJECT_NOT_APPROVED_FOR_PRODUCTION": "the Cloud project behind the client id "
     "has Test access only: apply for Explorer access on its Google Ads API Overview page",
     "DEVELOPER_TOKEN_NOT_APPROVED": "the access level allows test accounts only",
+}
+DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
+OAUTH_EXTRA_KEYS = ("refresh_token", "client_id", "client_secret")
+# Statuses the token endpoint answers an OAuth error body with (RFC 6749 section 5.2).
+TOKEN_REFUSALS = (400, 401, 403)
+# Messages never put a word after "OAuth": redaction masks it as a Yandex-style credential.
+OAUTH_HINTS = {
+    "invalid_grant": "the refresh token has expired or was revoked (a consent screen in Testing "
+    "publishing status issues refresh tokens that expire after 7 days): authorize again and "
+    "put the new refresh token into the connection's extra",
+    "invalid_client": "check client_id and client_secret in the connection's extra: they must "
+    "be those of the client the refresh token was issued to",
 }
 _CUSTOMER_ID = re.compile(r"\d{3}-?\d{3}-?\d{4}")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)s")
@@ -99,11 +123,46 @@ def normalize_customer_id(value: str, label: str = "customer id") -> str:
     return value.strip().replace("-", "")
 
 
-def make_client(conn: SourceConnection, *, login_customer_id: str | None) -> HttpClient:
+def make_client(
+    conn: SourceConnection,
+    *,
+    login_customer_id: str | None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> HttpClient:
     """A client with the OAuth bearer, `login-customer-id` when given, and `developer-token`
-    when the connection still configures one (optional since the 2026-09-09 sunset)."""
-    if conn.token is None:
-        raise ValueError(f"{SOURCE}: the connection needs an OAuth access token")
+    when the connection still configures one (optional since the 2026-09-09 sunset).
+
+    With a refresh token in the connection's extra the bearer is obtained for it here, once;
+    otherwise the bearer is the connection's token (password) as is. One access token serves
+    the client's whole life, which is one run of two searchStream requests: seconds as a
+    rule, and only a run retrying both requests to the policy's limits (5 attempts, waits of
+    up to 300 s, timeouts) nears the token's hour. So a 401 is not met by refreshing: it
+    fails the run, and the task's retry starts with a fresh token. `sleep` is how the token
+    request and the API client wait between retries.
+    """
+    headers = _api_headers(conn, login_customer_id)
+    grant = refresh_grant(conn)
+    if grant is not None:
+        access_token = fetch_access_token(grant, sleep=sleep)
+    elif conn.token is not None:
+        access_token = conn.token
+    else:
+        raise ValueError(
+            f"{SOURCE}: the connection needs refresh_token, client_id and client_secret in its "
+            "extra, or an access token as its password"
+        )
+    return HttpClient(
+        SOURCE,
+        base_url=conn.base_url,
+        token=access_token,
+        pacer=Pacer(REQUESTS_PER_SECOND, 1.0),
+        retry_hint=google_ads_retry_hint,
+        headers=headers,
+        sleep=sleep,
+    )
+
+
+def _api_headers(conn: SourceConnection, login_customer_id: str | None) -> dict[str, str]:
     headers: dict[str, str] = {}
     developer_token = conn.extra.get("developer_token")
     if developer_token is not None:
@@ -114,14 +173,109 @@ def make_client(conn: SourceConnection, *, login_customer_id: str | None) -> Htt
     if login_customer_id is not None:
         manager_id = normalize_customer_id(login_customer_id, "login customer id")
         headers["login-customer-id"] = manager_id
-    return HttpClient(
+    return headers
+
+
+# --- OAuth ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefreshGrant:
+    """The OAuth refresh-token grant (RFC 6749 section 6) a connection's extra configures."""
+
+    token_uri: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+
+    def form(self) -> dict[str, str]:
+        """The token request's form fields."""
+        return {
+            "grant_type": "refresh_token",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "refresh_token": self.refresh_token,
+        }
+
+
+def refresh_grant(conn: SourceConnection) -> RefreshGrant | None:
+    """The grant of extra `refresh_token`, `client_id`, `client_secret` and `token_uri`
+    (default Google's), its secrets registered for redaction; None without `refresh_token`."""
+    if "refresh_token" not in conn.extra:
+        return None
+    values = {key: _oauth_extra(conn, key) for key in OAUTH_EXTRA_KEYS}
+    register_secret(values["refresh_token"])
+    register_secret(values["client_secret"])
+    token_uri = conn.extra.get("token_uri", DEFAULT_TOKEN_URI)
+    parts = urlsplit(token_uri) if isinstance(token_uri, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        shown = redact(str(token_uri))
+        raise ValueError(f"{SOURCE}: extra token_uri {shown!r} is not an http(s) URL")
+    return RefreshGrant(token_uri=token_uri, **values)
+
+
+def _oauth_extra(conn: SourceConnection, key: str) -> str:
+    """A non-empty text value of extra (never shown: two of the three are secrets)."""
+    value = conn.extra.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(
+            f"{SOURCE}: extra {key} must be a non-empty string: the refresh-token flow needs "
+            f"{', '.join(OAUTH_EXTRA_KEYS)}"
+        )
+    return value.strip()
+
+
+def fetch_access_token(grant: RefreshGrant, *, sleep: Callable[[float], None] = time.sleep) -> str:
+    """An access token from the grant's token endpoint, registered for redaction.
+
+    The request goes through the shared client (retries on 429, 5xx and broken connections)
+    without an Authorization header; an OAuth error raises `SourceAuthError` naming it.
+    """
+    parts = urlsplit(grant.token_uri)
+    label = f"{SOURCE}: the token endpoint {redact(grant.token_uri)}"
+    with HttpClient(
         SOURCE,
-        base_url=conn.base_url,
-        token=conn.token,
-        pacer=Pacer(REQUESTS_PER_SECOND, 1.0),
-        retry_hint=google_ads_retry_hint,
-        headers=headers,
+        base_url=f"{parts.scheme}://{parts.netloc}",
+        token=None,
+        pacer=Pacer(1, 1.0),
+        sleep=sleep,
+    ) as client:
+        response = client.request(
+            "POST", grant.token_uri, data=grant.form(), passthrough=TOKEN_REFUSALS
+        )
+    if response.status_code in TOKEN_REFUSALS:
+        raise _token_refusal(response, label)
+    return _issued_access_token(_json_body(response), label)
+
+
+def _token_refusal(response: requests.Response, label: str) -> SourceAuthError:
+    """The token endpoint's OAuth error (`{"error", "error_description"}`) with a hint."""
+    status = response.status_code
+    document = _object(_json_body(response))
+    error = document.get("error")
+    if isinstance(error, str):
+        description = document.get("error_description")
+        what = error + (f" ({description})" if description else "")
+        what += f"; hint: {OAUTH_HINTS[error]}" if error in OAUTH_HINTS else ""
+    else:
+        what = f"a body without an error code: {response.text[:300]!r}"
+    return SourceAuthError(
+        f"{label} refused the refresh token with HTTP {status}: {what}", status=status
     )
+
+
+def _issued_access_token(document: Any, label: str) -> str:
+    """The access token of a token answer; the answer itself is never shown: it is a secret."""
+    token = _object(document).get("access_token")
+    if not isinstance(token, str) or not token:
+        raise SourceResponseError(f"{label} answered without an access_token")
+    register_secret(token)
+    token_type = _object(document).get("token_type")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise SourceResponseError(f"{label} issued a token of type {token_type!r}, not Bearer")
+    expires_in = _object(document).get("expires_in")
+    log.info("%s: obtained an access token valid for %s s", SOURCE, expires_in)
+    return token
 
 
 # --- errors -----------------------------------------------------------------------------

@@ -285,6 +285,7 @@ class HttpClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         passthrough: Collection[int] = (),
         into: BinaryIO | None = None,
@@ -296,13 +297,20 @@ class HttpClient:
         failure that outlasts the policy raises `RetriesExhaustedError`. With `into`, a
         2xx body is streamed into that file (rewound, ready to read) before the response
         is returned, so a body that breaks off midway is retried like any other failure.
+        `data` is sent form-encoded (an OAuth token request), `json` as JSON.
         """
         url = self.url_for(path_or_url)
         call = _Call(
             method,
             url,
             redact(requests.Request(method, url, params=params).prepare().url or url),
-            {"params": params, "json": json, "headers": headers, "stream": into is not None},
+            {
+                "params": params,
+                "json": json,
+                "data": data,
+                "headers": headers,
+                "stream": into is not None,
+            },
             frozenset(passthrough),
         )
         for attempt in range(1, self.retry.max_attempts + 1):

@@ -25,9 +25,15 @@ DEMO_LOGICAL_DATE = (
 SANDBOX_TOKEN = "sandbox-token"  # the sandbox's own fake token, not a secret
 # Bitrix24 connections name the webhook's user as their login; the sandbox portal's is 1.
 SANDBOX_LOGINS = {"bitrix24": "1"}
-# Google Ads also wants a developer token, kept in the connection's extra (masked by
-# Airflow: its name contains "token"); the sandbox's is as fake as SANDBOX_TOKEN.
-SANDBOX_EXTRAS = {"google_ads": {"developer_token": "sandbox-developer-token"}}
+# Google Ads runs the refresh-token flow against the sandbox's token endpoint: its client
+# and refresh token live in the connection's extra (Airflow masks keys naming a token or
+# a secret) and the password stays empty; the values are the sandbox's own fakes.
+GOOGLE_ADS_SANDBOX_GRANT = {
+    "client_id": "sandbox-client-id.apps.googleusercontent.com",
+    "client_secret": "sandbox-client-secret",
+    "refresh_token": "sandbox-refresh-token",
+    "developer_token": "sandbox-developer-token",
+}
 PUBLIC_SANDBOX_FEEDS = ("cbr_rates",)  # served without credentials, like the real one
 log = logging.getLogger("funnelhouse.demo")
 
@@ -94,12 +100,13 @@ def sandbox_connections(
             "port": port,
             "schema": "http",
         }
-        if source not in PUBLIC_SANDBOX_FEEDS:
+        if source == "google_ads":
+            token_uri = f"http://127.0.0.1:{port}/token"
+            fields["extra"] = {**GOOGLE_ADS_SANDBOX_GRANT, "token_uri": token_uri}
+        elif source not in PUBLIC_SANDBOX_FEEDS:
             fields["password"] = token
         if source in SANDBOX_LOGINS:
             fields["login"] = SANDBOX_LOGINS[source]
-        if source in SANDBOX_EXTRAS:
-            fields["extra"] = SANDBOX_EXTRAS[source]
         connections[f"funnelhouse_{source}"] = fields
     return connections
 

@@ -35,8 +35,9 @@ from funnelhouse.windows import (
 
 log = logging.getLogger(__name__)
 
-# Sources whose connection only says where they live: no credentials.
-PUBLIC_FEEDS = frozenset({"cbr_rates"})
+# Sources whose connection may have no password: the CBR's public feed, and Google Ads,
+# whose refresh-token flow keeps its secrets in the connection's extra.
+PASSWORD_OPTIONAL = frozenset({"cbr_rates", "google_ads"})
 CBR_TIME_ZONE = "Europe/Moscow"  # the CBR sets its rates for Moscow days
 
 
@@ -71,7 +72,7 @@ def extract_source(
     else:
         raise ValueError(f"{source.name}: a nightly extraction needs the run's data interval end")
     connection = connection or source_connection(
-        source.conn_id, needs_token=source.name not in PUBLIC_FEEDS
+        source.conn_id, needs_token=source.name not in PASSWORD_OPTIONAL
     )
     details = extract(source, connection, RawLanding(paths.raw_dir, source.name, run_id), scope)
     kind = BACKFILL if backfill else NIGHTLY
@@ -246,23 +247,26 @@ def _extract_google_ads(
     scope: _Scope,
 ) -> dict[str, Any]:
     """The account's currency and time zone come from the API, so the report days are
-    the account's own."""
+    the account's own. One client serves both calls: one access token per run."""
     login_customer_id = source.options.get("login_customer_id")
     login_customer_id = None if login_customer_id is None else str(login_customer_id)
-    account = google_ads.fetch_account(
-        connection,
-        customer_id=str(source.options["customer_id"]),
-        login_customer_id=login_customer_id,
-    )
-    days = _report_days(source, scope, account.time_zone, default_lookback_days=30)
-    counts = google_ads.extract_google_ads(
-        connection,
-        landing,
-        account,
-        date_from=days.first,
-        date_to=days.last,
-        login_customer_id=login_customer_id,
-    )
+    with google_ads.make_client(connection, login_customer_id=login_customer_id) as client:
+        account = google_ads.fetch_account(
+            connection,
+            customer_id=str(source.options["customer_id"]),
+            login_customer_id=login_customer_id,
+            client=client,
+        )
+        days = _report_days(source, scope, account.time_zone, default_lookback_days=30)
+        counts = google_ads.extract_google_ads(
+            connection,
+            landing,
+            account,
+            date_from=days.first,
+            date_to=days.last,
+            login_customer_id=login_customer_id,
+            client=client,
+        )
     return _report_details(days, counts, account)
 
 

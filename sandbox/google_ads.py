@@ -15,9 +15,21 @@ Errors have Google's shape, `{"error": {"code", "message", "status", "details":
 cuts the array in the middle. Rows are read from the dataset at each request, so a hook
 (`RunningServer.on_request`) that changes `dataset.google_ads_stats` restates them.
 
+The OAuth token endpoint lives on the same server at `TOKEN_PATH` (a client sets its
+`token_uri` to `{url}/token`): as Google's `https://oauth2.googleapis.com/token` does, it
+answers a form-encoded refresh-token grant with the configured client id, client secret and
+refresh token with `{"access_token", "expires_in", "scope", "token_type": "Bearer"}`, the
+access token being the one the API accepts; anything else with Google's OAuth errors:
+401 `invalid_client` for an unknown client or a wrong secret, 400 `invalid_grant` for any
+other refresh token, 400 `invalid_request` / `unsupported_grant_type` for a malformed grant.
+Faults injected under `TOKEN_PATH` answer with the API's error shape.
+
 Unverified details: the rateScope/rateName of a short-term quota error, the wording of the
 401 messages, and whether a query without rows answers one batch without `results` (served
-here) or an empty array.
+here) or an empty array; on the token endpoint, the order Google checks a grant in and the
+wording of invalid_request (Google answers a malformed refresh token "Bad Request" where the
+sandbox, knowing only one token, says every other token has expired or was revoked). Client
+authentication by HTTP Basic, which Google also takes, is not implemented.
 """
 
 import hashlib
@@ -27,11 +39,18 @@ import re
 from base64 import urlsafe_b64encode
 from dataclasses import dataclass
 from email.message import Message
+from urllib.parse import parse_qs
 
 from sandbox.generator import GOOGLE_ADS_ACCOUNT, Dataset, Json
 from sandbox.server import Request, Response, RunningServer, json_response
 
 API_VERSION = "v26"
+TOKEN_PATH = "/token"
+ADWORDS_SCOPE = "https://www.googleapis.com/auth/adwords"
+ACCESS_TOKEN_SECONDS = 3599  # Google's tokens last an hour, announced a second short
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+OAUTH_CONTENT_TYPE = "application/json; charset=utf-8"
+NO_STORE = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate", "Pragma": "no-cache"}
 STREAM_PATH = re.compile(rf"/{API_VERSION}/customers/([^/]+)/googleAds:searchStream")
 CONTENT_TYPE = "application/json; charset=UTF-8"
 FAILURE_TYPE = f"type.googleapis.com/google.ads.googleads.{API_VERSION}.errors.GoogleAdsFailure"
@@ -93,12 +112,17 @@ def start_google_ads(
     customer_id: str = GOOGLE_ADS_ACCOUNT.account_id,
     login_customer_id: str | None = None,
     batch_size: int = 10_000,
+    client_id: str = "sandbox-client-id.apps.googleusercontent.com",
+    client_secret: str = "sandbox-client-secret",
+    refresh_token: str = "sandbox-refresh-token",
 ) -> RunningServer:
     """Serve `dataset.google_ads_stats` for `customer_id`; port 0 picks a free port.
 
-    `developer_token=None` ignores the header, as the API has since the token's sunset on
-    2026-09-09; a value requires it, as before. With `login_customer_id` the customer is
-    reached only through that manager account (the `login-customer-id` header).
+    `token` is the access token the API accepts, issued by `TOKEN_PATH` for `refresh_token`
+    to the OAuth client `client_id` / `client_secret`. `developer_token=None` ignores the
+    header, as the API has since the token's sunset on 2026-09-09; a value requires it, as
+    before. With `login_customer_id` the customer is reached only through that manager
+    account (the `login-customer-id` header).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -106,6 +130,7 @@ def start_google_ads(
         dataset,
         _Credentials(f"Bearer {token}", developer_token, customer_id, login_customer_id),
         batch_size,
+        _OAuthClient(client_id, client_secret, refresh_token, access_token=token),
     )
     return RunningServer(api, host, port)
 
@@ -148,6 +173,26 @@ class _Credentials:
 
 
 @dataclass(frozen=True)
+class _OAuthClient:
+    """The one OAuth client the token endpoint knows, and the tokens it issued."""
+
+    client_id: str
+    client_secret: str
+    refresh_token: str
+    access_token: str
+
+
+class _OAuthError(Exception):
+    """A refused grant: the HTTP status, the OAuth error code and its description."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.error = error
+        self.description = description
+
+
+@dataclass(frozen=True)
 class _Query:
     resource: str
     fields: tuple[str, ...]
@@ -156,13 +201,22 @@ class _Query:
 
 
 class GoogleAdsApi:
-    def __init__(self, dataset: Dataset, credentials: _Credentials, batch_size: int) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        credentials: _Credentials,
+        batch_size: int,
+        oauth_client: _OAuthClient,
+    ) -> None:
         self._dataset = dataset
         self._credentials = credentials
         self._batch_size = batch_size
+        self._oauth_client = oauth_client
         self._request_numbers = itertools.count(1)
 
     def handle(self, request: Request) -> Response:
+        if request.path == TOKEN_PATH and request.method == "POST":
+            return _token_response(self._oauth_client, request)
         request_id = self._next_request_id()
         match = STREAM_PATH.fullmatch(request.path)
         if match is None or request.method != "POST":
@@ -296,6 +350,54 @@ def _error_response(error: _ApiError, request_id: str) -> Response:
         failure = {"@type": FAILURE_TYPE, "errors": error.errors, "requestId": request_id}
         body["details"] = [failure]
     return json_response(error.code, [{"error": body}], CONTENT_TYPE)
+
+
+# OAuth token endpoint ------------------------------------------------------------------------
+
+
+def _token_response(client: _OAuthClient, request: Request) -> Response:
+    try:
+        _check_grant(client, _read_form(request))
+    except _OAuthError as refused:
+        body = {"error": refused.error, "error_description": refused.description}
+        return json_response(refused.status, body, OAUTH_CONTENT_TYPE, NO_STORE)
+    issued = {
+        "access_token": client.access_token,
+        "expires_in": ACCESS_TOKEN_SECONDS,
+        "scope": ADWORDS_SCOPE,
+        "token_type": "Bearer",
+    }
+    return json_response(200, issued, OAUTH_CONTENT_TYPE, NO_STORE)
+
+
+def _read_form(request: Request) -> dict[str, str]:
+    """The form fields (first value of each); a body of another type has none."""
+    content_type = request.headers.get("Content-Type", "")
+    if content_type.split(";")[0].strip().lower() != FORM_CONTENT_TYPE:
+        return {}
+    try:
+        fields = parse_qs(request.body.decode(), keep_blank_values=True)
+    except UnicodeDecodeError:
+        return {}
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _check_grant(client: _OAuthClient, form: dict[str, str]) -> None:
+    grant_type = form.get("grant_type")
+    if not grant_type:
+        raise _OAuthError(400, "invalid_request", "Required parameter is missing: grant_type")
+    if grant_type != "refresh_token":
+        raise _OAuthError(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
+    if not form.get("client_id"):
+        raise _OAuthError(400, "invalid_request", "Could not determine client ID from request.")
+    if form["client_id"] != client.client_id:
+        raise _OAuthError(401, "invalid_client", "The OAuth client was not found.")
+    if form.get("client_secret") != client.client_secret:
+        raise _OAuthError(401, "invalid_client", "Unauthorized")
+    if not form.get("refresh_token"):
+        raise _OAuthError(400, "invalid_request", "Missing required parameter: refresh_token")
+    if form["refresh_token"] != client.refresh_token:
+        raise _OAuthError(400, "invalid_grant", "Token has been expired or revoked.")
 
 
 # GAQL ---------------------------------------------------------------------------------------

@@ -27,6 +27,9 @@ from sandbox.google_ads import start_google_ads
 
 OAUTH_TOKEN = "ya29.sandbox-oauth-token-for-tests"
 DEVELOPER_TOKEN = "sandbox-developer-token-for-tests"
+CLIENT_ID = "1234-sandbox-tests.apps.googleusercontent.com"
+CLIENT_SECRET = "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sts"
+REFRESH_TOKEN = "1//0sandbox-refresh-token-for-tests"
 CUSTOMER = GOOGLE_ADS_ACCOUNT.account_id
 STREAM_PATH = f"/v26/customers/{CUSTOMER}/googleAds:searchStream"
 FIRST_DAY, LAST_DAY = date(2026, 1, 1), date(2026, 6, 30)
@@ -49,7 +52,13 @@ def dataset(generated: Dataset) -> Dataset:
 @pytest.fixture
 def google(dataset: Dataset) -> Iterator[RunningServer]:
     server = start_google_ads(
-        dataset, token=OAUTH_TOKEN, developer_token=DEVELOPER_TOKEN, batch_size=STREAM_BATCH
+        dataset,
+        token=OAUTH_TOKEN,
+        developer_token=DEVELOPER_TOKEN,
+        batch_size=STREAM_BATCH,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        refresh_token=REFRESH_TOKEN,
     )
     yield server
     server.stop()
@@ -59,11 +68,22 @@ def connection(server: RunningServer, token: str = OAUTH_TOKEN, **extra: str) ->
     return SourceConnection(server.url, token, extra={"developer_token": DEVELOPER_TOKEN, **extra})
 
 
+def refresh_connection(server: RunningServer, **oauth: str) -> SourceConnection:
+    """The deployed shape: no password, the OAuth client and refresh token in extra."""
+    extra = {
+        "developer_token": DEVELOPER_TOKEN,
+        "token_uri": f"{server.url}/token",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+        **oauth,
+    }
+    return SourceConnection(server.url, None, extra=extra)
+
+
 def client_for(conn: SourceConnection, clock: FakeClock, login: str | None = None) -> HttpClient:
     """The real client, its retry waits on the fake clock (never a real 30 s wait)."""
-    client = make_client(conn, login_customer_id=login)
-    client.sleep = clock.sleep
-    return client
+    return make_client(conn, login_customer_id=login, sleep=clock.sleep)
 
 
 def extract(
@@ -246,3 +266,78 @@ def test_a_window_read_again_lands_the_restated_cost(
 
     assert cost(first) * 1_000_000 == original
     assert cost(second) * 1_000_000 == original + 4_560_000
+
+
+# --- OAuth refresh-token flow -------------------------------------------------------------
+
+
+def without_load_metadata(rows: list[dict]) -> list[dict]:
+    return [{key: value for key, value in row.items() if not key.startswith("_")} for row in rows]
+
+
+def test_the_refresh_token_flow_lands_the_same_rows_with_one_token_request(
+    tmp_path: Path, google: RunningServer, dataset: Dataset, clock: FakeClock
+):
+    with_access_token = RawLanding(tmp_path, "google_ads", "access_token")
+    extract(connection(google), with_access_token, clock)
+    requests_before = google.request_count
+    refreshed = RawLanding(tmp_path, "google_ads", "refresh_token")
+    counts = extract(refresh_connection(google), refreshed, clock)
+    assert counts == {ENTITY: len(dataset.google_ads_stats)}
+    assert google.request_count - requests_before == 3  # the token, the customer, the stats
+    rows = landed(refreshed)
+    assert sum(row["cost"] for row in rows) == micros_total(dataset.google_ads_stats)
+    assert without_load_metadata(rows) == without_load_metadata(landed(with_access_token))
+
+
+def test_the_token_endpoint_is_retried_by_the_shared_client(
+    tmp_path: Path, google: RunningServer, dataset: Dataset, clock: FakeClock
+):
+    google.inject("/token", [503])
+    landing = RawLanding(tmp_path, "google_ads", "manual")
+    counts = extract(refresh_connection(google), landing, clock)
+    assert counts == {ENTITY: len(dataset.google_ads_stats)}
+    assert len(clock.sleeps) == 1 and google.request_count == 4
+
+
+def test_a_revoked_refresh_token_fails_at_once_with_a_clear_message(
+    tmp_path: Path, google: RunningServer, clock: FakeClock
+):
+    revoked = "1//0revoked-refresh-token-0001"
+    landing = RawLanding(tmp_path, "google_ads", "manual")
+    with pytest.raises(SourceAuthError) as raised:
+        extract(refresh_connection(google, refresh_token=revoked), landing, clock)
+    message = str(raised.value)
+    assert message.startswith(
+        f"google_ads: the token endpoint {google.url}/token refused the refresh token "
+        "with HTTP 400: invalid_grant (Token has been expired or revoked.); hint: "
+    )
+    assert "authorize again" in message and raised.value.status == 400
+    assert google.request_count == 1 and clock.sleeps == []
+    assert not (tmp_path / "google_ads").exists()
+    for secret in (revoked, CLIENT_SECRET):
+        assert secret not in message
+
+
+def test_a_wrong_client_secret_is_named_invalid_client(
+    tmp_path: Path, google: RunningServer, clock: FakeClock
+):
+    landing = RawLanding(tmp_path, "google_ads", "manual")
+    with pytest.raises(SourceAuthError, match=r"HTTP 401: invalid_client \(Unauthorized\)"):
+        extract(refresh_connection(google, client_secret="GOCSPX-not-the-secret"), landing, clock)
+    assert google.request_count == 1
+
+
+def test_oauth_secrets_never_reach_logs_or_messages(
+    tmp_path: Path, google: RunningServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.DEBUG)
+    google.inject("/token", [503])
+    landing = RawLanding(tmp_path, "google_ads", "manual")
+    extract(refresh_connection(google), landing, clock)
+    wrong_secret = "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t"
+    with pytest.raises(SourceAuthError) as raised:
+        extract(refresh_connection(google, client_secret=wrong_secret), landing, clock)
+    assert "retry 1/" in caplog.text and "obtained an access token" in caplog.text
+    for secret in (REFRESH_TOKEN, CLIENT_SECRET, OAUTH_TOKEN, wrong_secret):
+        assert secret not in caplog.text and secret not in str(raised.value)

@@ -12,6 +12,9 @@ from sandbox.generator import GOOGLE_ADS_ACCOUNT
 from sandbox.google_ads import start_google_ads
 
 DEVELOPER_TOKEN = "sandbox-dev-token-for-tests"
+CLIENT_ID = "5555-sandbox-tests.apps.googleusercontent.com"
+CLIENT_SECRET = "GOCSPX-sandbox-tests-secret"
+REFRESH_TOKEN = "1//0sandbox-tests-refresh-token"
 CUSTOMER = GOOGLE_ADS_ACCOUNT.account_id
 PATH = f"/v26/customers/{CUSTOMER}/googleAds:searchStream"
 FIELDS = (
@@ -24,7 +27,15 @@ CAMPAIGN_QUERY = f"SELECT {FIELDS} FROM campaign WHERE {MARCH}"
 
 @pytest.fixture
 def google(small: Dataset, token: str) -> Iterator[RunningServer]:
-    server = start_google_ads(small, token=token, developer_token=DEVELOPER_TOKEN, batch_size=40)
+    server = start_google_ads(
+        small,
+        token=token,
+        developer_token=DEVELOPER_TOKEN,
+        batch_size=40,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        refresh_token=REFRESH_TOKEN,
+    )
     yield server
     server.stop()
 
@@ -268,3 +279,71 @@ def test_a_hook_restates_a_row_for_the_next_request(
         return by_key[key]["metrics"]["costMicros"]
 
     assert (cost(first), cost(second)) == (str(before), str(before + 1_230_000))
+
+
+# --- the OAuth token endpoint -------------------------------------------------------------
+
+GRANT = {
+    "grant_type": "refresh_token",
+    "client_id": CLIENT_ID,
+    "client_secret": CLIENT_SECRET,
+    "refresh_token": REFRESH_TOKEN,
+}
+
+
+def _exchange(server: RunningServer, form: dict[str, str]) -> requests.Response:
+    """A token request as Google documents it: a form, no Authorization header."""
+    return requests.post(f"{server.url}/token", data=form, timeout=5)
+
+
+def test_the_refresh_grant_is_exchanged_for_the_access_token_the_api_takes(
+    google: RunningServer, token: str
+) -> None:
+    response = _exchange(google, GRANT)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert "no-store" in response.headers["Cache-Control"]
+    assert response.json() == {
+        "access_token": token,
+        "expires_in": 3599,
+        "scope": "https://www.googleapis.com/auth/adwords",
+        "token_type": "Bearer",
+    }
+    headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    with requests.Session() as bare:  # without the fixture's bearer
+        bare.headers.update(headers)
+        assert _results(_post(google, bare, CAMPAIGN_QUERY))
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "error", "description"),
+    [
+        ({"refresh_token": "1//0revoked"}, 400, "invalid_grant",
+         "Token has been expired or revoked."),
+        ({"client_secret": "GOCSPX-wrong"}, 401, "invalid_client", "Unauthorized"),
+        ({"client_id": "other.apps.googleusercontent.com"}, 401, "invalid_client",
+         "The OAuth client was not found."),
+        ({"grant_type": ""}, 400, "invalid_request", "Required parameter is missing: grant_type"),
+        ({"grant_type": "authorization_code"}, 400, "unsupported_grant_type",
+         "Invalid grant_type: authorization_code"),
+        ({"refresh_token": ""}, 400, "invalid_request",
+         "Missing required parameter: refresh_token"),
+    ],
+)  # fmt: skip
+def test_a_refused_grant_answers_googles_oauth_error(
+    google: RunningServer, change: dict[str, str], status: int, error: str, description: str
+) -> None:
+    response = _exchange(google, {**GRANT, **change})
+    assert response.status_code == status
+    assert response.json() == {"error": error, "error_description": description}
+
+
+def test_a_grant_sent_as_json_is_not_read(google: RunningServer) -> None:
+    response = requests.post(f"{google.url}/token", json=GRANT, timeout=5)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+
+
+def test_the_token_endpoint_takes_injected_faults(google: RunningServer) -> None:
+    google.inject("/token", [503])
+    assert _exchange(google, GRANT).status_code == 503
+    assert _exchange(google, GRANT).status_code == 200

@@ -1,5 +1,7 @@
-"""Central Bank of Russia daily exchange rates: one XML_daily.asp document per day, parsed
-with the standard library and landed as `("cbr_rates", "daily_rates")`.
+"""Central Bank of Russia exchange rates, parsed with the standard library and landed as
+`("cbr_rates", "daily_rates")`: one XML_daily.asp document per day for short ranges (the
+nightly lookback), one XML_dynamic.asp series per currency for long ones (a first load, a
+backfill), both landing the same rows.
 
 Wire format, checked against https://www.cbr.ru/development/sxml/ and real documents
 quoted by open-source clients (see tests/extract/golden/README.md):
@@ -14,20 +16,41 @@ quoted by open-source clients (see tests/extract/golden/README.md):
 - A day without a publication (weekend, holiday) is answered with the last publication
   before it, under that publication's own `Date`; pycbrf's tests show a Sunday answered
   with Saturday's document (the CBR dates a rate set on Friday for Saturday).
+- `GET /scripts/XML_dynamic.asp?date_req1=DD/MM/YYYY&date_req2=DD/MM/YYYY&VAL_NM_RQ=<ID>`
+  answers one currency (by its Valute ID) over the range, in the same encoding:
+  `<ValCurs ID="R01235" DateRange1="01.12.2025" DateRange2="05.12.2025" name="Foreign
+  Currency Market Dynamic"><Record Date="02.12.2025" Id="R01235"><Nominal>1</Nominal>
+  <Value>77,7027</Value><VunitRate>77,7027</VunitRate></Record>…</ValCurs>`. A Record
+  exists only for a publication date within the range, dated as XML_daily dates it
+  (quoted answers carry Saturdays and skip Sundays, Mondays and holidays); it carries no
+  CharCode, NumCode or Name: those come from a daily document's Valute with that ID. Its
+  own Nominal counts, as a currency's nominal may change over time (pycbrf's live tests
+  show Record nominals that differ from the CBR's currency reference).
+- A range without a publication, and a currency not quoted in the range, get an empty
+  `ValCurs` with the same attributes (a client's recorded answer; pycbrf's live tests).
+
+Rows of both paths are the same, `requested_date` included: the per-day path lands a
+publication under the first day whose answer carried it, which is its own date for every
+publication within the range and `date_from` for the one before it. The dynamic path
+lands that one from the daily document for `date_from` and every later one from the
+Records, under their own dates. The currencies asked for are those of the daily documents
+for `date_from` and `date_to` (a currency the CBR quoted only within the range, on
+neither end, would be missed), named as the first of them names them.
 
 Unverified, handled defensively: the answer to a date before the series begins (an empty
 `ValCurs`, judging by third-party client tests: lands nothing, logged), a document dated
-after the day asked for (the service did not understand `date_req`, or answered the
-latest: a source error rather than rates landed under the wrong day), and whether the
-service refuses some User-Agents (a third-party client reports a 403 from its DDoS
-protection). The feed documents no rate limit; requests are paced to a few per second.
+after the day asked for, or a Record outside the range asked for (the service did not
+understand the dates: a source error rather than rates landed under the wrong day), and
+whether the service refuses some User-Agents (a third-party client reports a 403 from its
+DDoS protection). The feed documents no rate limit; requests are paced to a few per
+second.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -41,11 +64,17 @@ from extract.progress import Progress
 SOURCE = "cbr_rates"
 ENTITY = "daily_rates"
 DAILY_PATH = "/scripts/XML_daily.asp"
+DYNAMIC_PATH = "/scripts/XML_dynamic.asp"
+# Ranges up to this many days ask XML_daily for each day (the nightly lookback); longer
+# ones ask XML_dynamic once per currency. Without a currency filter that is ~45 requests
+# (43 currencies and two daily documents), so 15 to 45-day ranges cost a little more
+# than per day; the months of a first load or a backfill cost far less.
+PER_DAY_MAX_DAYS = 14
 REQUESTS_PER_SECOND = 4  # public infrastructure without a documented limit: stay polite
 DEFAULT_BATCH_SIZE = 10_000
 VALUE_PLACES = 6  # the landing column is decimal(18, 6)
-REQUEST_DATE_FORMAT = "%d/%m/%Y"  # date_req
-DOCUMENT_DATE = re.compile(r"(\d{2})\.(\d{2})\.(\d{4})")  # ValCurs Date
+REQUEST_DATE_FORMAT = "%d/%m/%Y"  # date_req, date_req1, date_req2
+DOTTED_DATE = re.compile(r"(\d{2})\.(\d{2})\.(\d{4})")  # ValCurs Date, Record Date
 COMMA_DECIMAL = re.compile(r"\d+(?:,\d+)?")
 CHAR_CODE = re.compile(r"[A-Z]{3}")
 BODY_EXCERPT_CHARS = 200
@@ -74,7 +103,17 @@ def fetch_document(client: HttpClient, day: date) -> bytes:
     return response.content
 
 
-# --- parse ------------------------------------------------------------------------------
+def fetch_dynamic(client: HttpClient, cbr_id: str, first: date, last: date) -> bytes:
+    """The raw XML_dynamic.asp series of the currency `cbr_id` from `first` to `last`."""
+    params = {
+        "date_req1": first.strftime(REQUEST_DATE_FORMAT),
+        "date_req2": last.strftime(REQUEST_DATE_FORMAT),
+        "VAL_NM_RQ": cbr_id,
+    }
+    return client.request("GET", DYNAMIC_PATH, params=params).content
+
+
+# --- parse: XML_daily -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -99,45 +138,48 @@ def parse_document(body: bytes, requested: date) -> Publication:
     Anything but a `ValCurs` with a valid `Date` no later than `requested`, or an empty one
     (no rates yet on that day), raises `SourceResponseError` naming the requested day.
     """
-    root = _parse_xml(body, requested)
+    request = f"XML_daily.asp for {requested}"
+    root = _parse_xml(body, request)
     if root.tag != "ValCurs":
-        raise _document_error(requested, f"the root element is <{root.tag}>, not <ValCurs>")
-    rate_date = _document_date(root.get("Date"), requested)
+        raise _source_error(request, f"the root element is <{root.tag}>, not <ValCurs>")
+    text = root.get("Date")
+    rate_date = _dotted_date(text)
+    if rate_date is None:
+        raise _source_error(request, f"ValCurs Date {text!r} is not a real DD.MM.YYYY date")
     valutes = root.findall("Valute")
     if valutes and rate_date > requested:
-        raise _document_error(
-            requested,
+        raise _source_error(
+            request,
             f"it carries the rates of {rate_date}, a later day: the service did not "
             f"answer for the date asked",
         )
     return Publication(rate_date, valutes)
 
 
-def _parse_xml(body: bytes, requested: date) -> ET.Element:
+def _parse_xml(body: bytes, request: str) -> ET.Element:
     parser = ET.XMLParser(target=_RefuseDoctype())
     try:
         parser.feed(body)
         return parser.close()
     except (ET.ParseError, ValueError) as exc:
         excerpt = body[:BODY_EXCERPT_CHARS].decode("ascii", errors="replace")
-        raise _document_error(
-            requested, f"the body is not usable XML ({exc}): {excerpt!r}"
-        ) from None
+        raise _source_error(request, f"the body is not usable XML ({exc}): {excerpt!r}") from None
 
 
-def _document_date(text: str | None, requested: date) -> date:
-    match = DOCUMENT_DATE.fullmatch(text or "")
+def _dotted_date(text: str | None) -> date | None:
+    """A DD.MM.YYYY date, or None when `text` is not one (or not a real day)."""
+    match = DOTTED_DATE.fullmatch(text or "")
     if match is None:
-        raise _document_error(requested, f"ValCurs Date {text!r} is not a DD.MM.YYYY date")
+        return None
     day, month, year = (int(part) for part in match.groups())
     try:
         return date(year, month, day)
     except ValueError:
-        raise _document_error(requested, f"ValCurs Date {text!r} is not a real date") from None
+        return None
 
 
-def _document_error(requested: date, detail: str) -> SourceResponseError:
-    return SourceResponseError(f"{SOURCE}: XML_daily.asp for {requested}: {detail}")
+def _source_error(request: str, detail: str) -> SourceResponseError:
+    return SourceResponseError(f"{SOURCE}: {request}: {detail}")
 
 
 def parse_valute(valute: ET.Element, rate_date: date, requested: date) -> dict[str, Any]:
@@ -155,8 +197,8 @@ def parse_valute(valute: ET.Element, rate_date: date, requested: date) -> dict[s
     }
 
 
-def _text(valute: ET.Element, field: str) -> str | None:
-    text = valute.findtext(field)
+def _text(element: ET.Element, field: str) -> str | None:
+    text = element.findtext(field)
     return None if text is None else text.strip()
 
 
@@ -169,8 +211,8 @@ def _char_code(valute: ET.Element) -> str:
     return code
 
 
-def _nominal(valute: ET.Element) -> int:
-    text = _text(valute, "Nominal")
+def _nominal(element: ET.Element) -> int:
+    text = _text(element, "Nominal")
     if text is None:
         raise RecordParseError("Nominal is missing")
     if not text.isascii() or not text.isdigit() or int(text) == 0:
@@ -178,8 +220,8 @@ def _nominal(valute: ET.Element) -> int:
     return int(text)
 
 
-def _value(valute: ET.Element) -> Decimal:
-    text = _text(valute, "Value")
+def _value(element: ET.Element) -> Decimal:
+    text = _text(element, "Value")
     if text is None:
         raise RecordParseError("Value is missing")
     if not COMMA_DECIMAL.fullmatch(text):
@@ -224,6 +266,115 @@ def publication_rows(
     return rows
 
 
+# --- parse: XML_dynamic -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Currency:
+    """A Valute of a daily document: what XML_dynamic is asked by, and what its Records
+    lack."""
+
+    cbr_id: str
+    char_code: str
+    num_code: str | None
+    name: str | None
+
+
+def range_currencies(
+    publications: Iterable[Publication], wanted: frozenset[str] | None = None
+) -> list[Currency]:
+    """The currencies (only `wanted` CharCodes when given) of the publications, by Valute
+    ID, named as the first publication listing the ID names them. A Valute without an ID
+    or a valid CharCode, or repeating a CharCode within its publication, is left out: the
+    daily rows quarantine it."""
+    by_id: dict[str, Currency] = {}
+    for publication in publications:
+        codes: set[str] = set()
+        for valute in publication.valutes:
+            cbr_id, code = valute.get("ID"), _text(valute, "CharCode")
+            if not cbr_id or not code or not CHAR_CODE.fullmatch(code) or code in codes:
+                continue
+            codes.add(code)
+            if (wanted is None or code in wanted) and cbr_id not in by_id:
+                num_code, name = _text(valute, "NumCode"), _text(valute, "Name")
+                by_id[cbr_id] = Currency(cbr_id, code, num_code, name)
+    return list(by_id.values())
+
+
+def parse_dynamic(body: bytes, cbr_id: str, first: date, last: date) -> list[ET.Element]:
+    """The Records of an XML_dynamic.asp answer for `cbr_id` from `first` to `last`; an
+    empty series is no error. Anything but a `ValCurs` of that ID raises
+    `SourceResponseError` naming the request."""
+    request = _dynamic_request(cbr_id, first, last)
+    root = _parse_xml(body, request)
+    if root.tag != "ValCurs":
+        raise _source_error(request, f"the root element is <{root.tag}>, not <ValCurs>")
+    if root.get("ID") != cbr_id:
+        raise _source_error(request, f"it is the series of ValCurs ID {root.get('ID')!r}")
+    return root.findall("Record")
+
+
+def _dynamic_request(cbr_id: str, first: date, last: date) -> str:
+    return f"XML_dynamic.asp for {cbr_id} from {first} to {last}"
+
+
+def parse_record(record: ET.Element, currency: Currency) -> dict[str, Any]:
+    """One Record as a `daily_rates` row (without `_payload`), under its own date, with its
+    own Nominal; RecordParseError names the field that does not parse."""
+    text = record.get("Date")
+    rate_date = _dotted_date(text)
+    if rate_date is None:
+        raise RecordParseError(f"Record Date {text!r} is not a real DD.MM.YYYY date")
+    if record.get("Id") != currency.cbr_id:
+        raise RecordParseError(f"Record Id {record.get('Id')!r} is not the currency asked for")
+    return {
+        "rate_date": rate_date,
+        "requested_date": rate_date,  # no single day was asked: see the module docstring
+        "currency": currency.char_code,
+        "num_code": currency.num_code,
+        "cbr_id": currency.cbr_id,
+        "nominal": _nominal(record),
+        "value": _value(record),
+        "name": currency.name,
+    }
+
+
+def dynamic_rows(
+    records: list[ET.Element],
+    currency: Currency,
+    first: date,
+    last: date,
+    quarantine: Quarantine,
+) -> list[dict[str, Any]]:
+    """The rows (with `_payload`, the Record's XML) of a series asked from `first` to
+    `last`. A Record that does not parse, or repeats a date, is quarantined; one dated
+    outside the range raises `SourceResponseError`."""
+    rows: list[dict[str, Any]] = []
+    seen: set[date] = set()
+    for record in records:
+        payload = ET.tostring(record, encoding="unicode").strip()
+        try:
+            row = parse_record(record, currency)
+            if row["rate_date"] in seen:
+                raise RecordParseError(f"Record Date {record.get('Date')} appears twice")
+        except RecordParseError as exc:
+            reason = (
+                f"{SOURCE} {ENTITY} Record Date {record.get('Date')!r} "
+                f"Valute ID {currency.cbr_id!r} ({currency.char_code}): {exc}"
+            )
+            day = _dotted_date(record.get("Date")) or record.get("Date")
+            quarantine(f"{day}:{currency.cbr_id}", reason, payload)
+            continue
+        if not first <= row["rate_date"] <= last:
+            raise _source_error(
+                _dynamic_request(currency.cbr_id, first, last),
+                f"it has a Record of {row['rate_date']}, outside the range asked",
+            )
+        seen.add(row["rate_date"])
+        rows.append({**row, "_payload": payload})
+    return rows
+
+
 # --- extract ----------------------------------------------------------------------------
 
 
@@ -236,20 +387,23 @@ def extract_cbr_rates(
     currencies: Collection[str] | None = None,
     client: HttpClient | None = None,
 ) -> dict[str, int]:
-    """Ask XML_daily.asp for each day of [date_from, date_to] and land every publication
-    the answers carry, once per run; return rows written per entity (`daily_rates`).
+    """Land every publication that sets the rates of [date_from, date_to], once per run;
+    return rows written per entity (`daily_rates`).
 
-    The first day's answer may be a publication from before `date_from` (the last one on
-    or before it), so every day of the range has its rate. `currencies` keeps only those
-    CharCodes. `client` replaces the one built from `conn`.
+    The first day's rates may come from a publication before `date_from` (the last one on
+    or before it), so every day of the range has its rate. Up to `PER_DAY_MAX_DAYS` days
+    are asked day by day, longer ranges currency by currency. `currencies` keeps only
+    those CharCodes. `client` replaces the one built from `conn`.
     """
     if date_from > date_to:
         raise ValueError(f"{SOURCE}: date_from {date_from} is after date_to {date_to}")
     wanted = None if currencies is None else frozenset(code.upper() for code in currencies)
     http = client or make_client(conn)
+    days = (date_to - date_from).days + 1
+    range_rows = _per_day_rows if days <= PER_DAY_MAX_DAYS else _per_currency_rows
     log.info("%s: daily rates %s .. %s", SOURCE, date_from, date_to)
     try:
-        rows = _range_rows(http, landing, date_from, date_to, wanted)
+        rows = range_rows(http, _Scope(landing, date_from, date_to, wanted))
         written = landing.write_rows(ENTITY, rows, batch_size=DEFAULT_BATCH_SIZE)
     finally:
         landing.flush()
@@ -258,33 +412,82 @@ def extract_cbr_rates(
     return {ENTITY: written}
 
 
-def _range_rows(
-    http: HttpClient,
-    landing: RawLanding,
-    date_from: date,
-    date_to: date,
-    wanted: frozenset[str] | None,
-) -> Iterator[dict[str, Any]]:
-    """Rows of every publication the range's answers carry; a publication several days
-    answer with (a weekend, a holiday) yields its rows once, for the first of them."""
-    days = (date_to - date_from).days + 1
+@dataclass(frozen=True)
+class _Scope:
+    """What to land where: the range, the CharCodes kept (None: all) and the landing."""
+
+    landing: RawLanding
+    date_from: date
+    date_to: date
+    wanted: frozenset[str] | None
+
+    def quarantine(self, record_id: str | None, reason: str, payload: str) -> None:
+        self.landing.quarantine(ENTITY, record_id, reason, payload)
+
+
+def _per_day_rows(http: HttpClient, scope: _Scope) -> Iterator[dict[str, Any]]:
+    """Rows of every publication the answers for each day carry; a publication several
+    days answer with (a weekend, a holiday) yields its rows once, for the first of them.
+    An empty answer (before the series) lands nothing, whatever date it carries."""
+    days = (scope.date_to - scope.date_from).days + 1
     landed: set[date] = set()
     progress = Progress(SOURCE, ENTITY)
-
-    def quarantine(record_id: str | None, reason: str, payload: str) -> None:
-        landing.quarantine(ENTITY, record_id, reason, payload)
-
     for offset in range(days):
-        day = date_from + timedelta(days=offset)
+        day = scope.date_from + timedelta(days=offset)
         publication = parse_document(fetch_document(http, day), day)
         rows: list[dict[str, Any]] = []
         if publication.rate_date not in landed:
-            landed.add(publication.rate_date)
-            rows = publication_rows(publication, day, quarantine, wanted)
-            _warn_of_gaps(publication, day, rows, wanted)
+            rows = _daily_document_rows(publication, day, scope)
+            if publication.valutes:  # an empty answer's date may be a later publication's
+                landed.add(publication.rate_date)
         yield from rows
         progress.page(len(rows), done=(offset + 1) / days)
     progress.finish()
+
+
+def _per_currency_rows(http: HttpClient, scope: _Scope) -> Iterator[dict[str, Any]]:
+    """Rows of the publication on or before `date_from` from its daily document, then of
+    every later one in the range from one XML_dynamic series per currency."""
+    progress = Progress(SOURCE, ENTITY)
+    first = parse_document(fetch_document(http, scope.date_from), scope.date_from)
+    rows = _daily_document_rows(first, scope.date_from, scope)
+    yield from rows
+    progress.page(len(rows))
+    last = parse_document(fetch_document(http, scope.date_to), scope.date_to)
+    currencies = range_currencies([first, last], scope.wanted)
+    _warn_of_unasked(currencies, scope)
+    ask_from = _series_start(first, scope.date_from)
+    for done, currency in enumerate(currencies, start=1):
+        body = fetch_dynamic(http, currency.cbr_id, ask_from, scope.date_to)
+        records = parse_dynamic(body, currency.cbr_id, ask_from, scope.date_to)
+        rows = dynamic_rows(records, currency, ask_from, scope.date_to, scope.quarantine)
+        if not rows:
+            log.warning(
+                "%s: no %s rates published from %s to %s",
+                SOURCE,
+                currency.char_code,
+                ask_from,
+                scope.date_to,
+            )
+        yield from rows
+        progress.page(len(rows), done=done / len(currencies))
+    progress.finish()
+
+
+def _series_start(first: Publication, date_from: date) -> date:
+    """The first day to ask the series for: the day after the publication landed from the
+    daily document (its Records would repeat it), or `date_from` when there was none."""
+    if not first.valutes:
+        return date_from
+    return max(date_from, first.rate_date + timedelta(days=1))
+
+
+def _daily_document_rows(
+    publication: Publication, day: date, scope: _Scope
+) -> list[dict[str, Any]]:
+    rows = publication_rows(publication, day, scope.quarantine, scope.wanted)
+    _warn_of_gaps(publication, day, rows, scope.wanted)
+    return rows
 
 
 def _warn_of_gaps(
@@ -299,5 +502,17 @@ def _warn_of_gaps(
             "%s: publication %s has no usable rate for %s",
             SOURCE,
             publication.rate_date,
+            ", ".join(sorted(missing)),
+        )
+
+
+def _warn_of_unasked(currencies: list[Currency], scope: _Scope) -> None:
+    """Log the wanted currencies neither end of the range lists: no series is asked."""
+    if missing := (scope.wanted or frozenset()) - {c.char_code for c in currencies}:
+        log.warning(
+            "%s: the daily documents for %s and %s list no %s: no rates asked for",
+            SOURCE,
+            scope.date_from,
+            scope.date_to,
             ", ".join(sorted(missing)),
         )

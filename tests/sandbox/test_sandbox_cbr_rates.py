@@ -1,5 +1,5 @@
-"""The CBR rates sandbox speaks XML_daily.asp as the CBR does, read with plain requests and
-the standard XML parser; expected values come from the dataset."""
+"""The CBR rates sandbox speaks XML_daily.asp and XML_dynamic.asp as the CBR does, read with
+plain requests and the standard XML parser; expected values come from the dataset."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from sandbox import Dataset, Fault, RunningServer, generate
-from sandbox.cbr_rates import DAILY_PATH, plant_valute_field, start_cbr_rates
+from sandbox.cbr_rates import DAILY_PATH, DYNAMIC_PATH, plant_valute_field, start_cbr_rates
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def test_injected_faults_and_unknown_paths(cbr):
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         daily(cbr, date_req="12/01/2026")
     assert daily(cbr, date_req="12/01/2026").status_code == 200
-    assert requests.get(f"{cbr.url}/scripts/XML_dynamic.asp", timeout=5).status_code == 404
+    assert requests.get(f"{cbr.url}/scripts/XML_valFull.asp", timeout=5).status_code == 404
     assert requests.post(f"{cbr.url}{DAILY_PATH}", timeout=5).status_code == 405
 
 
@@ -149,4 +149,127 @@ def test_planting_on_a_day_without_that_rate_is_refused(cbr, dataset: Dataset):
     with pytest.raises(ValueError, match="no USD rate published on 2026-01-10"):
         plant_valute_field(
             cbr, dataset, rate_date=date(2026, 1, 10), char_code="USD", field="Value", text="x"
+        )
+
+
+# --- XML_dynamic.asp ----------------------------------------------------------------------
+
+
+def dynamic(server: RunningServer, first: str, last: str, cbr_id: str) -> requests.Response:
+    params = {"date_req1": first, "date_req2": last, "VAL_NM_RQ": cbr_id}
+    return requests.get(f"{server.url}{DYNAMIC_PATH}", params=params, timeout=5)
+
+
+def series(response: requests.Response) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The ValCurs attributes, and each Record's attributes and elements."""
+    root = ET.fromstring(response.content)
+    assert root.tag == "ValCurs"
+    records = [
+        dict(record.attrib) | {child.tag: child.text for child in record}
+        for record in root.findall("Record")
+    ]
+    assert len(records) == len(root)  # nothing but Records
+    return dict(root.attrib), records
+
+
+def test_a_series_has_a_record_per_publication_day_in_the_range_only(cbr, dataset: Dataset):
+    response = dynamic(cbr, "27/12/2025", "13/01/2026", "R01335")  # KZT over the new year
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/xml; charset=windows-1251"
+    assert response.content.startswith(b'<?xml version="1.0" encoding="windows-1251"?><ValCurs')
+
+    attributes, records = series(response)
+    assert list(attributes.items()) == [
+        ("ID", "R01335"),
+        ("DateRange1", "27.12.2025"),
+        ("DateRange2", "13.01.2026"),
+        ("name", "Foreign Currency Market Dynamic"),
+    ]
+    expected = sorted(
+        (row for row in dataset.currency_rates if row["CharCode"] == "KZT"),
+        key=lambda row: row["Date"],
+    )
+    expected = [row for row in expected if "2025-12-27" <= row["Date"] <= "2026-01-13"]
+    assert [row["Date"] for row in expected] == [
+        "2025-12-29",
+        "2025-12-30",
+        "2026-01-12",
+        "2026-01-13",
+    ]
+    unit_rates = [Decimal(record.pop("VunitRate").replace(",", ".")) for record in records]
+    assert records == [
+        {
+            "Date": date.fromisoformat(row["Date"]).strftime("%d.%m.%Y"),
+            "Id": "R01335",
+            "Nominal": "100",
+            "Value": f"{row['Value']:.4f}".replace(".", ","),
+        }
+        for row in expected
+    ]
+    assert unit_rates == [row["Value"] / 100 for row in expected]
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "cbr_id"),
+    [
+        ("01/01/2026", "09/01/2026", "R01235"),  # the new-year holidays
+        ("01/01/2020", "31/12/2020", "R01235"),  # before the series
+        ("12/01/2026", "13/01/2026", "R09999"),  # an ID the CBR does not quote
+        ("13/01/2026", "12/01/2026", "R01235"),  # reversed
+    ],
+)
+def test_a_series_without_publications_is_an_empty_valcurs(cbr, first: str, last: str, cbr_id: str):
+    response = dynamic(cbr, first, last, cbr_id)
+    assert response.status_code == 200
+    attributes, records = series(response)
+    assert records == []
+    assert (attributes["ID"], attributes["DateRange1"], attributes["DateRange2"]) == (
+        cbr_id,
+        first.replace("/", "."),
+        last.replace("/", "."),
+    )
+    assert response.content.endswith(b"></ValCurs>")
+
+
+def test_malformed_dates_get_an_empty_series_with_that_range_end_blank(cbr):
+    attributes, records = series(dynamic(cbr, "2026-01-12", "13/01/2026", "R01235"))
+    assert (attributes["DateRange1"], attributes["DateRange2"], records) == ("", "13.01.2026", [])
+    response = requests.get(f"{cbr.url}{DYNAMIC_PATH}", timeout=5)
+    assert series(response) == ({**attributes, "ID": "", "DateRange2": ""}, [])
+
+
+def test_series_faults_and_planted_fields(cbr, dataset: Dataset):
+    cbr.inject(DYNAMIC_PATH, [500, Fault.TRUNCATE])
+    plant_valute_field(
+        cbr,
+        dataset,
+        rate_date=date(2026, 1, 13),
+        char_code="USD",
+        field="Nominal",
+        text="10",
+        before_request=3,
+        path=DYNAMIC_PATH,
+    )
+    assert dynamic(cbr, "12/01/2026", "13/01/2026", "R01235").status_code == 500
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        dynamic(cbr, "12/01/2026", "13/01/2026", "R01235")
+    _, records = series(dynamic(cbr, "12/01/2026", "13/01/2026", "R01235"))
+    assert [(record["Date"], record["Nominal"]) for record in records] == [
+        ("12.01.2026", "1"),
+        ("13.01.2026", "10"),
+    ]
+    assert "VunitRate" not in records[1]  # a planted text is no number to divide
+    assert daily(cbr, date_req="13/01/2026").status_code == 200  # XML_daily had no faults
+
+
+def test_planting_on_a_path_the_sandbox_does_not_serve_is_refused(cbr, dataset: Dataset):
+    with pytest.raises(ValueError, match=r"serves no /scripts/XML_val\.asp"):
+        plant_valute_field(
+            cbr,
+            dataset,
+            rate_date=date(2026, 1, 12),
+            char_code="USD",
+            field="Value",
+            text="x",
+            path="/scripts/XML_val.asp",
         )

@@ -13,7 +13,8 @@ quoted by open-source clients (see tests/extract/golden/README.md):
   <Value>85,4963</Value><VunitRate>85,4963</VunitRate></Valute>…</ValCurs>`.
 - `Value` is roubles per `Nominal` units (KZT, JPY per 100; VND per 10,000) with a decimal
   comma; `VunitRate` (Value / Nominal) is redundant and stays in `_payload` only.
-- A day without a publication (weekend, holiday) is answered with the last publication
+- A day without a document of its own (a Sunday, a Monday, the day after a holiday: the
+  CBR dates a rate by the day it takes effect) is answered with the last publication
   before it, under that publication's own `Date`; pycbrf's tests show a Sunday answered
   with Saturday's document (the CBR dates a rate set on Friday for Saturday).
 - `GET /scripts/XML_dynamic.asp?date_req1=DD/MM/YYYY&date_req2=DD/MM/YYYY&VAL_NM_RQ=<ID>`
@@ -427,7 +428,8 @@ class _Scope:
 
 def _per_day_rows(http: HttpClient, scope: _Scope) -> Iterator[dict[str, Any]]:
     """Rows of every publication the answers for each day carry; a publication several
-    days answer with (a weekend, a holiday) yields its rows once, for the first of them.
+    days answer with (a Sunday and Monday, a holiday run) yields its rows once, for the
+    first of them.
     An empty answer (before the series) lands nothing, whatever date it carries."""
     days = (scope.date_to - scope.date_from).days + 1
     landed: set[date] = set()

@@ -160,7 +160,7 @@ RATE_CURRENCIES = (  # CharCode, NumCode, CBR id, nominal, starting value, name
     ("JPY", "392", "R01820", 100, Decimal("51.3390"), "Японских иен"),
 )
 RATES_FIRST_DAY = date(2025, 12, 15)  # before the first ad day, so every day has a rate
-# Non-working days of 2026 on which the CBR sets no rate (weekends aside).
+# Non-working days on which the CBR sets no rate (weekends aside).
 RUSSIAN_HOLIDAYS = frozenset(
     [date(2026, 1, d) for d in range(1, 10)]
     + [date(2026, 2, 23), date(2026, 3, 9), date(2026, 5, 1), date(2026, 5, 11)]
@@ -508,7 +508,9 @@ def _paid_utm(rng: random.Random, campaign_id: int) -> dict[str, str]:
 
 
 def _currency_rates(rng: random.Random) -> list[Json]:
-    """The CBR's daily publications: a random walk per currency on working days only."""
+    """The CBR's daily publications: a random walk per currency, set on each working day
+    and dated the day it takes effect, the next calendar day (as the CBR dates its
+    documents: Tuesday to Saturday, none dated Sunday, Monday or after a holiday)."""
     rows = []
     values = {code: start for code, _, _, _, start, _ in RATE_CURRENCIES}
     day = RATES_FIRST_DAY
@@ -519,7 +521,7 @@ def _currency_rates(rng: random.Random) -> list[Json]:
                 values[code] = (values[code] * (1 + step)).quantize(Decimal("0.0001"))
                 rows.append(
                     {
-                        "Date": day.isoformat(),
+                        "Date": (day + timedelta(days=1)).isoformat(),
                         "ID": cbr_id,
                         "NumCode": num_code,
                         "CharCode": code,

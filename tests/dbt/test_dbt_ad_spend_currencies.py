@@ -1,8 +1,10 @@
 """Ad spend of three platforms in three currencies, converted at the CBR's daily rates.
 
 Yandex Direct reports in RUB (and one account in KZT), Google Ads in USD, Meta in EUR. The
-CBR feed publishes on Thursday 5, Friday 6 and Tuesday 10 March 2026: nothing on the
-weekend nor on the holiday Monday 9 March, whose requests return Friday's publication.
+landed rates are dated Thursday 5, Friday 6 and Tuesday 10 March 2026, nothing over the
+weekend and the holiday Monday 9 March, whose requests return Friday's. That is not the
+CBR's own calendar (it dates a rate the day it takes effect: Saturday 7, then Wednesday
+11), but the SQL only takes the last rate on or before a day, whatever the calendar.
 Two extraction runs land the files; the second restates a Google Ads day. Every expected
 amount below is picked by hand: the cost times the rate of the last publication on or
 before the report day (named in each line), divided by the nominal, rounded once to the

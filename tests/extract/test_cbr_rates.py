@@ -199,30 +199,31 @@ def client_for(server: ScriptedServer, clock: FakeClock) -> HttpClient:
 def test_each_day_is_asked_as_dd_mm_yyyy_without_credentials_and_a_repeat_lands_once(
     tmp_path: Path, server: ScriptedServer, clock: FakeClock
 ):
-    friday = document(valute(), day="28.03.2025")
-    monday = document(valute(value="86,0000"), day="31.03.2025")
-    server.script(DAILY_PATH, [Reply(200, friday), Reply(200, friday), Reply(200, monday)])
+    # the CBR dates no document Sunday or Monday: both are answered with Saturday's
+    saturday = document(valute(), day="29.03.2025")
+    tuesday = document(valute(value="86,0000"), day="01.04.2025")
+    server.script(DAILY_PATH, [Reply(200, saturday), Reply(200, saturday), Reply(200, tuesday)])
     landing = RawLanding(tmp_path, "cbr_rates", "manual")
 
     counts = extract_cbr_rates(
         SourceConnection(server.url, None),
         landing,
-        date_from=date(2025, 3, 29),
-        date_to=date(2025, 3, 31),
+        date_from=date(2025, 3, 30),
+        date_to=date(2025, 4, 1),
         client=client_for(server, clock),
     )
 
     assert [request.query for request in server.requests] == [
-        {"date_req": ["29/03/2025"]},
         {"date_req": ["30/03/2025"]},
         {"date_req": ["31/03/2025"]},
+        {"date_req": ["01/04/2025"]},
     ]
     assert all("Authorization" not in request.headers for request in server.requests)
     assert counts == {"daily_rates": 2}
     rows = pq.read_table(landing.entity_dir("daily_rates")).to_pylist()
     assert [(r["rate_date"], r["requested_date"], r["value"]) for r in rows] == [
-        (date(2025, 3, 28), date(2025, 3, 29), Decimal("85.4963")),
-        (date(2025, 3, 31), date(2025, 3, 31), Decimal("86.0000")),
+        (date(2025, 3, 29), date(2025, 3, 30), Decimal("85.4963")),
+        (date(2025, 4, 1), date(2025, 4, 1), Decimal("86.0000")),
     ]
 
 
@@ -440,14 +441,15 @@ def test_range_currencies_are_both_ends_valutes_by_id_named_as_the_first_names_t
 def test_a_range_past_two_weeks_asks_one_series_per_currency_after_the_first_publication(
     tmp_path: Path, server: ScriptedServer, clock: FakeClock
 ):
-    first, last = date(2025, 11, 29), date(2025, 12, 13)  # 15 days, from a Saturday
+    first, last = date(2025, 11, 30), date(2025, 12, 14)  # 15 days, Sunday to Sunday
 
     def daily_document(request: Received) -> Reply:
-        friday = document(
-            valute(value="78,0000") + valute("EUR", cbr_id="R01239"), day="28.11.2025"
+        # a Sunday is answered with Saturday's document
+        before = document(
+            valute(value="78,0000") + valute("EUR", cbr_id="R01239"), day="29.11.2025"
         )
-        saturday = document(valute(value="76,1000"), day="13.12.2025")
-        return Reply(200, friday if request.query["date_req"] == ["29/11/2025"] else saturday)
+        latest = document(valute(value="76,1000"), day="13.12.2025")
+        return Reply(200, before if request.query["date_req"] == ["30/11/2025"] else latest)
 
     server.route(DAILY_PATH, daily_document)
     server.script(DYNAMIC_PATH, [Reply(200, golden_series())])
@@ -463,17 +465,17 @@ def test_a_range_past_two_weeks_asks_one_series_per_currency_after_the_first_pub
     )
 
     assert [(request.path, request.query) for request in server.requests] == [
-        (DAILY_PATH, {"date_req": ["29/11/2025"]}),
-        (DAILY_PATH, {"date_req": ["13/12/2025"]}),
+        (DAILY_PATH, {"date_req": ["30/11/2025"]}),
+        (DAILY_PATH, {"date_req": ["14/12/2025"]}),
         (
             DYNAMIC_PATH,
-            {"date_req1": ["29/11/2025"], "date_req2": ["13/12/2025"], "VAL_NM_RQ": ["R01235"]},
+            {"date_req1": ["30/11/2025"], "date_req2": ["14/12/2025"], "VAL_NM_RQ": ["R01235"]},
         ),
     ]
     assert counts == {"daily_rates": 5}
     rows = pq.read_table(landing.entity_dir("daily_rates")).to_pylist()
     assert [(r["rate_date"], r["requested_date"], r["currency"], r["value"]) for r in rows] == [
-        (date(2025, 11, 28), first, "USD", Decimal("78.0000")),  # from the daily document
+        (date(2025, 11, 29), first, "USD", Decimal("78.0000")),  # from the daily document
         (date(2025, 12, 2), date(2025, 12, 2), "USD", Decimal("77.7027")),
         (date(2025, 12, 3), date(2025, 12, 3), "USD", Decimal("77.4631")),
         (date(2025, 12, 4), date(2025, 12, 4), "USD", Decimal("77.9556")),

@@ -21,12 +21,13 @@ from extract.schemas import SCHEMAS
 from sandbox import Dataset, Fault, RunningServer, generate
 from sandbox.cbr_rates import DAILY_PATH, DYNAMIC_PATH, plant_valute_field, start_cbr_rates
 
-# Two weeks, asked day by day: Dec 31 and the new-year holidays of Jan 1-9 have no
-# publication, so the first day is answered with Dec 30's; then Jan 12 and 13.
-DATE_FROM, DATE_TO = date(2025, 12, 31), date(2026, 1, 13)
-# Half a year, asked currency by currency: from a Saturday (Friday Dec 19's publication)
+# Two weeks, asked day by day. The CBR dates a rate the day after it sets it: nothing is
+# set on Dec 31 and the new-year holidays of Jan 1-9, so Jan 1 to 12 have no publication
+# and the first day is answered with Dec 31's (set on Dec 30); then Jan 13 and 14.
+DATE_FROM, DATE_TO = date(2026, 1, 1), date(2026, 1, 14)
+# Half a year, asked currency by currency: from a Sunday (Saturday Dec 20's publication)
 # over the new year and every holiday of the dataset to the end of its rates.
-LONG_FROM, LONG_TO = date(2025, 12, 20), date(2026, 6, 30)
+LONG_FROM, LONG_TO = date(2025, 12, 21), date(2026, 7, 1)
 Key = tuple[date, str]
 ROW_COLUMNS = [
     field.name
@@ -123,9 +124,9 @@ def test_two_weeks_over_the_new_year_are_asked_day_by_day_and_land_each_publicat
     landing = RawLanding(tmp_path, "cbr_rates", "manual")
     expected = expected_rows(dataset)
     assert {day for day, _ in expected} == {
-        date(2025, 12, 30),
-        date(2026, 1, 12),
+        date(2025, 12, 31),
         date(2026, 1, 13),
+        date(2026, 1, 14),
     }
 
     counts = extract(cbr.url, landing, clock)
@@ -162,19 +163,19 @@ def test_a_malformed_valute_is_quarantined_and_the_rest_land(
 ):
     expected = expected_rows(dataset)
     plant_valute_field(
-        cbr, dataset, rate_date=date(2026, 1, 12), char_code="USD", field="Value", text="78.5"
+        cbr, dataset, rate_date=date(2026, 1, 13), char_code="USD", field="Value", text="78.5"
     )
     landing = RawLanding(tmp_path, "cbr_rates", "manual")
 
     counts = extract(cbr.url, landing, clock)
 
-    del expected[(date(2026, 1, 12), "USD")]
+    del expected[(date(2026, 1, 13), "USD")]
     assert counts == {"daily_rates": len(expected)}
     assert_lands_each_publication_once(landed(landing), expected)
     (record,) = pq.read_table(landing.raw_dir / "cbr_rates" / QUARANTINE_DIR).to_pylist()
     assert record["entity"] == "daily_rates"
-    assert record["record_id"] == "2026-01-12:R01235"
-    for part in ("2026-01-12", "R01235", "Value '78.5'"):
+    assert record["record_id"] == "2026-01-13:R01235"
+    for part in ("2026-01-13", "R01235", "Value '78.5'"):
         assert part in record["reason"]
     assert "<Value>78.5</Value>" in record["_payload"]
 
@@ -196,15 +197,15 @@ def test_the_default_client_reads_the_public_feed_without_a_token(
     counts = extract_cbr_rates(
         SourceConnection(cbr.url, None),
         landing,
-        date_from=date(2026, 1, 12),
-        date_to=date(2026, 1, 13),
+        date_from=date(2026, 1, 13),
+        date_to=date(2026, 1, 14),
         currencies={"JPY"},
     )
     assert counts == {"daily_rates": 2}
     assert {(row["rate_date"], row["value"]) for row in landed(landing)} == {
         (date.fromisoformat(row["Date"]), row["Value"])
         for row in dataset.currency_rates
-        if row["CharCode"] == "JPY" and row["Date"] in ("2026-01-12", "2026-01-13")
+        if row["CharCode"] == "JPY" and row["Date"] in ("2026-01-13", "2026-01-14")
     }
 
 
@@ -221,8 +222,11 @@ def test_half_a_year_is_asked_per_currency_and_lands_each_publication_once(
     landing = RawLanding(tmp_path, "cbr_rates", "manual")
     expected = expected_rows(dataset, LONG_FROM, LONG_TO)
     days = {day for day, _ in expected}
-    assert min(days) == date(2025, 12, 19)  # the Friday before the first day asked
-    assert not days & {date(2025, 12, 31), date(2026, 1, 5), date(2026, 2, 23)}  # holidays
+    assert min(days) == date(2025, 12, 20)  # the Saturday before the first day asked
+    assert max(days) == LONG_TO  # set on Tuesday June 30
+    assert {day.weekday() for day in days} == {1, 2, 3, 4, 5}  # none dated Sunday or Monday
+    # nothing dated the day after a holiday
+    assert not days & {date(2026, 1, 5), date(2026, 1, 10), date(2026, 2, 24), date(2026, 3, 10)}
 
     counts = extract(cbr.url, landing, clock, LONG_FROM, LONG_TO)
 
@@ -237,14 +241,15 @@ def test_half_a_year_is_asked_per_currency_and_lands_each_publication_once(
 @pytest.mark.parametrize(
     "date_from",
     [
-        date(2025, 12, 10),  # before the dataset's first publication
-        date(2025, 12, 15),  # its first publication day, a Monday
-        date(2026, 1, 1),  # a holiday: Dec 30's publication is the first
+        date(2025, 12, 15),  # before the dataset's first publication
+        date(2025, 12, 16),  # its first publication, a Tuesday
+        date(2026, 1, 1),  # a holiday: Dec 31's publication is the first
     ],
 )
 def test_per_day_and_per_currency_land_the_same_rows(
     tmp_path: Path,
     cbr,
+    dataset: Dataset,
     clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
     date_from: date,
@@ -263,7 +268,7 @@ def test_per_day_and_per_currency_land_the_same_rows(
         return sorted(rows, key=lambda row: (row["rate_date"], row["currency"]))
 
     assert rows_of(per_currency) == rows_of(per_day)
-    assert len(rows_of(per_day)) > 200
+    assert len(rows_of(per_day)) == len(expected_rows(dataset, date_from, date_to))
     assert cbr.request_count - asked_per_currency == (date_to - date_from).days + 1
     assert asked_per_currency == 7
 
@@ -311,7 +316,7 @@ def test_a_malformed_record_is_quarantined_and_the_rest_land(
     plant_valute_field(
         cbr,
         dataset,
-        rate_date=date(2026, 3, 10),
+        rate_date=date(2026, 3, 11),
         char_code="USD",
         field="Value",
         text="78.5",
@@ -321,12 +326,12 @@ def test_a_malformed_record_is_quarantined_and_the_rest_land(
 
     counts = extract(cbr.url, landing, clock, LONG_FROM, LONG_TO)
 
-    del expected[(date(2026, 3, 10), "USD")]
+    del expected[(date(2026, 3, 11), "USD")]
     assert counts == {"daily_rates": len(expected)}
     assert_lands_each_publication_once(landed(landing), expected, LONG_FROM)
     (record,) = pq.read_table(landing.raw_dir / "cbr_rates" / QUARANTINE_DIR).to_pylist()
     assert record["entity"] == "daily_rates"
-    assert record["record_id"] == "2026-03-10:R01235"
-    for part in ("10.03.2026", "R01235", "Value '78.5'"):
+    assert record["record_id"] == "2026-03-11:R01235"
+    for part in ("11.03.2026", "R01235", "Value '78.5'"):
         assert part in record["reason"]
     assert "<Value>78.5</Value>" in record["_payload"]

@@ -46,15 +46,15 @@ def valutes(response: requests.Response) -> tuple[str, dict[str, dict[str, str]]
 
 
 def test_a_publication_day_in_windows_1251_with_comma_decimals(cbr, dataset: Dataset):
-    response = daily(cbr, date_req="12/01/2026")
+    response = daily(cbr, date_req="13/01/2026")  # set on Monday 12, the first working day
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/xml; charset=windows-1251"
     assert response.content.startswith(b'<?xml version="1.0" encoding="windows-1251"?><ValCurs')
     assert "Доллар США".encode("cp1251") in response.content
 
     day, by_code = valutes(response)
-    expected = published(dataset, "2026-01-12")
-    assert day == "12.01.2026"
+    expected = published(dataset, "2026-01-13")
+    assert day == "13.01.2026"
     assert set(by_code) == set(expected) == {"USD", "EUR", "CNY", "KZT", "JPY"}
     for code, row in expected.items():
         wire = by_code[code]
@@ -71,11 +71,15 @@ def test_a_publication_day_in_windows_1251_with_comma_decimals(cbr, dataset: Dat
 @pytest.mark.parametrize(
     ("asked", "answered"),
     [
-        ("01/01/2026", "2025-12-30"),  # Dec 31 and Jan 1-9 are holidays in the data
-        ("10/01/2026", "2025-12-30"),  # the Saturday after them
-        ("11/01/2026", "2025-12-30"),
-        ("18/01/2026", "2026-01-16"),  # a Sunday: Friday's publication
-        ("23/02/2026", "2026-02-20"),  # a holiday on a Monday
+        # Dec 31 and Jan 1-9 are holidays in the data: the rate set on Tuesday Dec 30
+        # takes effect on Dec 31 and holds until the one set on Monday Jan 12 (dated 13)
+        ("01/01/2026", "2025-12-31"),
+        ("10/01/2026", "2025-12-31"),  # the Saturday after the holidays
+        ("12/01/2026", "2025-12-31"),  # a working Monday: its rate is dated the next day
+        ("18/01/2026", "2026-01-17"),  # a Sunday: Saturday's publication, set on Friday
+        ("19/01/2026", "2026-01-17"),  # a Monday likewise
+        ("23/02/2026", "2026-02-21"),  # a holiday on a Monday
+        ("24/02/2026", "2026-02-21"),  # the day after it: nothing was set on the holiday
     ],
 )
 def test_a_day_without_publication_gets_the_last_one_before_it(
@@ -129,26 +133,26 @@ def test_a_planted_field_goes_out_verbatim_from_the_nth_request(cbr, dataset: Da
     plant_valute_field(
         cbr,
         dataset,
-        rate_date=date(2026, 1, 12),
+        rate_date=date(2026, 1, 13),
         char_code="USD",
         field="Value",
         text="78.25O0",
         before_request=2,
     )
     plant_valute_field(
-        cbr, dataset, rate_date=date(2026, 1, 12), char_code="EUR", field="CharCode", text=None
+        cbr, dataset, rate_date=date(2026, 1, 13), char_code="EUR", field="CharCode", text=None
     )
-    assert valutes(daily(cbr, date_req="12/01/2026"))[1]["USD"]["Value"] != "78.25O0"
-    by_code = valutes(daily(cbr, date_req="12/01/2026"))[1]
+    assert valutes(daily(cbr, date_req="13/01/2026"))[1]["USD"]["Value"] != "78.25O0"
+    by_code = valutes(daily(cbr, date_req="13/01/2026"))[1]
     assert by_code["USD"]["Value"] == "78.25O0"
     assert "VunitRate" not in by_code["USD"]  # no longer a number to divide
     assert "EUR" not in by_code and None in by_code  # the Valute lost its CharCode
 
 
 def test_planting_on_a_day_without_that_rate_is_refused(cbr, dataset: Dataset):
-    with pytest.raises(ValueError, match="no USD rate published on 2026-01-10"):
+    with pytest.raises(ValueError, match="no USD rate published on 2026-01-12"):
         plant_valute_field(
-            cbr, dataset, rate_date=date(2026, 1, 10), char_code="USD", field="Value", text="x"
+            cbr, dataset, rate_date=date(2026, 1, 12), char_code="USD", field="Value", text="x"
         )
 
 
@@ -190,10 +194,10 @@ def test_a_series_has_a_record_per_publication_day_in_the_range_only(cbr, datase
         key=lambda row: row["Date"],
     )
     expected = [row for row in expected if "2025-12-27" <= row["Date"] <= "2026-01-13"]
-    assert [row["Date"] for row in expected] == [
-        "2025-12-29",
+    assert [row["Date"] for row in expected] == [  # Saturday 27, no Monday, no holiday
+        "2025-12-27",
         "2025-12-30",
-        "2026-01-12",
+        "2025-12-31",
         "2026-01-13",
     ]
     unit_rates = [Decimal(record.pop("VunitRate").replace(",", ".")) for record in records]
@@ -212,7 +216,7 @@ def test_a_series_has_a_record_per_publication_day_in_the_range_only(cbr, datase
 @pytest.mark.parametrize(
     ("first", "last", "cbr_id"),
     [
-        ("01/01/2026", "09/01/2026", "R01235"),  # the new-year holidays
+        ("01/01/2026", "12/01/2026", "R01235"),  # the new-year holidays and the Monday after
         ("01/01/2020", "31/12/2020", "R01235"),  # before the series
         ("12/01/2026", "13/01/2026", "R09999"),  # an ID the CBR does not quote
         ("13/01/2026", "12/01/2026", "R01235"),  # reversed
@@ -243,20 +247,20 @@ def test_series_faults_and_planted_fields(cbr, dataset: Dataset):
     plant_valute_field(
         cbr,
         dataset,
-        rate_date=date(2026, 1, 13),
+        rate_date=date(2026, 1, 14),
         char_code="USD",
         field="Nominal",
         text="10",
         before_request=3,
         path=DYNAMIC_PATH,
     )
-    assert dynamic(cbr, "12/01/2026", "13/01/2026", "R01235").status_code == 500
+    assert dynamic(cbr, "13/01/2026", "14/01/2026", "R01235").status_code == 500
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
-        dynamic(cbr, "12/01/2026", "13/01/2026", "R01235")
-    _, records = series(dynamic(cbr, "12/01/2026", "13/01/2026", "R01235"))
+        dynamic(cbr, "13/01/2026", "14/01/2026", "R01235")
+    _, records = series(dynamic(cbr, "13/01/2026", "14/01/2026", "R01235"))
     assert [(record["Date"], record["Nominal"]) for record in records] == [
-        ("12.01.2026", "1"),
-        ("13.01.2026", "10"),
+        ("13.01.2026", "1"),
+        ("14.01.2026", "10"),
     ]
     assert "VunitRate" not in records[1]  # a planted text is no number to divide
     assert daily(cbr, date_req="13/01/2026").status_code == 200  # XML_daily had no faults

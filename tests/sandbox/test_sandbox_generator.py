@@ -282,11 +282,14 @@ def test_spend_is_spread_over_three_platforms_in_three_currencies(reference: Dat
     assert stats["meta_ads"][0].time_zone != stats["yandex_direct"][0].time_zone
 
 
-def test_exchange_rates_are_published_on_working_days_only(reference: Dataset) -> None:
+def test_exchange_rates_are_dated_the_day_after_each_working_day(reference: Dataset) -> None:
+    """The CBR dates a rate by the day it takes effect: Tuesday to Saturday, never a
+    Sunday or Monday, and nothing after a holiday."""
     days = sorted({date.fromisoformat(row["Date"]) for row in reference.currency_rates})
-    assert days[0] < date(2026, 1, 1) and days[-1] == date(2026, 6, 30)
-    assert all(day.weekday() < 5 for day in days)
-    assert not {date(2026, 1, d) for d in range(1, 10)} & set(days)  # new-year holidays
+    assert days[0] < date(2026, 1, 1) and days[-1] == date(2026, 7, 1)
+    assert {day.weekday() for day in days} == {1, 2, 3, 4, 5}
+    assert not {date(2026, 1, d) for d in range(1, 11)} & set(days)  # new-year holidays
+    assert date(2026, 1, 13) in days  # set on Monday 12 January, the first working day
     per_day = Counter(row["Date"] for row in reference.currency_rates)
     assert set(per_day.values()) == {5}  # USD, EUR, CNY, KZT, JPY every publication day
     nominals = {row["CharCode"]: row["Nominal"] for row in reference.currency_rates}

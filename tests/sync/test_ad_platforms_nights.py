@@ -104,6 +104,22 @@ def _landed_costs(raw_dir: Path, source: str) -> dict[tuple[date, str], Decimal]
     return {(day, str(campaign)): row["cost"] for (_, day, campaign), row in newest.items()}
 
 
+def _landed_rates(raw_dir: Path) -> list[tuple]:
+    files = str(raw_dir / "cbr_rates" / "daily_rates" / "*" / "*.parquet")
+    with duckdb.connect() as con:
+        return con.execute(
+            "select rate_date, currency, nominal, value from read_parquet(?)", [files]
+        ).fetchall()
+
+
+def _rates_by_key(landed: list[tuple]) -> dict[tuple[date, str], tuple[int, Decimal]]:
+    return {(day, code): (nominal, value) for day, code, nominal, value in landed}
+
+
+def _served_rates(published: dict[tuple[date, str], dict]) -> dict[tuple[date, str], tuple]:
+    return {key: (row["Nominal"], row["Value"]) for key, row in published.items()}
+
+
 def test_google_ads_rereads_thirty_days_so_a_restated_cost_lands(
     served: dict[str, Any], paths: Paths
 ) -> None:
@@ -156,15 +172,12 @@ def test_rates_land_each_publication_once_and_the_night_rereads_a_week(
         for row in data.currency_rates
         if row["CharCode"] in ("USD", "EUR")
     }
-    files = str(paths.raw_dir / "cbr_rates" / "daily_rates" / "*" / "*.parquet")
-    with duckdb.connect() as con:
-        landed = con.execute(
-            "select rate_date, currency, nominal, value from read_parquet(?)", [files]
-        ).fetchall()
-    assert len(landed) == len(published)  # weekends and holidays repeat no publication
-    assert {(day, code): (nominal, value) for day, code, nominal, value in landed} == {
-        key: (row["Nominal"], row["Value"]) for key, row in published.items()
-    }
+    # The rate set on June 30 takes effect, and is dated, on July 1: past the first night.
+    up_to_june_30 = {key: row for key, row in published.items() if key[0] <= date(2026, 6, 30)}
+    landed = _landed_rates(paths.raw_dir)
+    assert len(landed) == len(up_to_june_30)  # days without a document repeat no publication
+    assert _rates_by_key(landed) == _served_rates(up_to_june_30)
 
     second = _run(served, paths, RATES, NIGHT_1 + timedelta(days=3))
     assert (second["date_from"], second["date_to"]) == ("2026-06-27", "2026-07-03")
+    assert _rates_by_key(_landed_rates(paths.raw_dir)) == _served_rates(published)  # July 1's

@@ -51,15 +51,16 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from extract.ad_account import is_currency_code
 from extract.connection import SourceConnection
 from extract.http import HttpClient, Pacer, SourceResponseError, get_logger
-from extract.landing import RawLanding, RecordParseError
+from extract.landing import Quarantine, RawLanding, RecordParseError
 from extract.progress import Progress
 
 SOURCE = "cbr_rates"
@@ -77,12 +78,9 @@ VALUE_PLACES = 6  # the landing column is decimal(18, 6)
 REQUEST_DATE_FORMAT = "%d/%m/%Y"  # date_req, date_req1, date_req2
 DOTTED_DATE = re.compile(r"(\d{2})\.(\d{2})\.(\d{4})")  # ValCurs Date, Record Date
 COMMA_DECIMAL = re.compile(r"\d+(?:,\d+)?")
-CHAR_CODE = re.compile(r"[A-Z]{3}")
 BODY_EXCERPT_CHARS = 200
 
 log = get_logger(__name__)
-
-Quarantine = Callable[[str | None, str, str], None]
 
 
 def make_client(conn: SourceConnection) -> HttpClient:
@@ -207,7 +205,7 @@ def _char_code(valute: ET.Element) -> str:
     code = _text(valute, "CharCode")
     if not code:
         raise RecordParseError("CharCode is missing")
-    if not CHAR_CODE.fullmatch(code):
+    if not is_currency_code(code):
         raise RecordParseError(f"CharCode {code!r} is not three capital letters")
     return code
 
@@ -293,7 +291,7 @@ def range_currencies(
         codes: set[str] = set()
         for valute in publication.valutes:
             cbr_id, code = valute.get("ID"), _text(valute, "CharCode")
-            if not cbr_id or not code or not CHAR_CODE.fullmatch(code) or code in codes:
+            if not cbr_id or not is_currency_code(code) or code in codes:
                 continue
             codes.add(code)
             if (wanted is None or code in wanted) and cbr_id not in by_id:

@@ -44,7 +44,6 @@ import json
 import re
 import tempfile
 import time
-import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -68,7 +67,7 @@ from extract.http import (
     register_secret,
     retry_after_seconds,
 )
-from extract.landing import RawLanding, RecordParseError, as_object, utc_now
+from extract.landing import Quarantine, RawLanding, RecordParseError, as_object, utc_now
 from extract.progress import Progress
 
 SOURCE = "google_ads"
@@ -601,9 +600,6 @@ def _record_id(result: Any) -> str:
     return f"{day}:{campaign_id}"
 
 
-Quarantine = Callable[[str | None, str, str], None]
-
-
 def stats_rows(
     batches: Iterable[list[Any]],
     account: AdAccount,
@@ -645,17 +641,10 @@ def _account_of(results: list[Any], customer_id: str) -> AdAccount:
     customer = _object(_object(results[0]).get("customer"))
     if str(customer.get("id")) != customer_id:
         raise SourceResponseError(f"{label} returned customer.id {customer.get('id')!r}")
-    currency = customer.get("currencyCode")
-    if not (isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency)):
-        raise SourceResponseError(f"{label}: customer.currencyCode {currency!r} is not ISO 4217")
-    time_zone = customer.get("timeZone")
     try:
-        zoneinfo.ZoneInfo(time_zone)
-    except (TypeError, ValueError, zoneinfo.ZoneInfoNotFoundError):
-        raise SourceResponseError(
-            f"{label}: customer.timeZone {time_zone!r} is not an IANA time zone"
-        ) from None
-    return AdAccount(account_id=customer_id, currency=currency, time_zone=time_zone)
+        return AdAccount(customer_id, customer.get("currencyCode"), customer.get("timeZone"))
+    except ValueError as exc:  # names the field: currency (currencyCode) or time_zone
+        raise SourceResponseError(f"{label}: {exc}") from None
 
 
 def fetch_account(

@@ -15,7 +15,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -31,6 +31,10 @@ QUARANTINE_DIR = "_quarantine"
 PAYLOAD = "_payload"
 _PART = re.compile(r"^part-(\d+)\.parquet$")
 _METADATA_SET_BY_LANDING = frozenset(f.name for f in LOAD_METADATA) - {PAYLOAD}
+
+# How a parser hands over a record that did not parse: quarantine(record_id, reason,
+# payload), usually `RawLanding.quarantine` bound to one entity and extraction moment.
+Quarantine = Callable[[str | None, str, str], None]
 
 
 class RecordParseError(ValueError):

@@ -10,9 +10,23 @@ https://developers.facebook.com/docs/graph-api/guides/error-handling.
     GET /{v}/{report_run_id} -> async_status, async_percent_completion   poll, then
     GET /{v}/{report_run_id}/insights                                    page the rows
 
+Every insights query carries `filtering=[{"field":"ad.effective_status","operator":"IN",
+"value":[every status]}]`: account-level insights leave out the stats of DELETED and
+ARCHIVED objects unless a status filter asks for them ("Manage your ad object's status"
+names `ad.effective_status` for this), and spend of a campaign deleted since must still
+land on a first load, a backfill and the restatements of the lookback.
+
 Ranges longer than `async_after_days` use an async report run. A run that ends in
 `Job Failed` or `Job Skipped` fails the extraction with an error naming the account and
 the run: Meta gives no reason, and the task's own retry submits the range again.
+
+A direct listing that Meta refuses as too large ("Please reduce the amount of data you're
+asking for": HTTP 500, code 1, subcode 99, the phrase in `error_user_msg`) is never
+repeated unchanged: the range is read again through an async report run, which Meta's
+insights best practices recommend for large queries. Its rows land with a later
+`_extracted_at` than any batch the direct listing already wrote, so staging (newest
+version per day and campaign) takes them. The same refusal while paging a report run
+fails at once with `MetaTooMuchDataError`, which says to read shorter ranges.
 
 Paging follows `paging.cursors.after` with our own parameters while `paging.next` is
 present. `next` itself is never followed nor logged: Meta puts the access token in it. The
@@ -26,6 +40,9 @@ through `meta_retry_hint`, which reads the body: throttling and transient errors
 an exponential backoff; every other error (190 token, 100 parameter, 10/200 permission…)
 raises `MetaApiError` at once, naming code, subcode, type and fbtrace_id.
 
+`spend` lands in a decimal(18, 6) column: more places, or a magnitude of 10^12 or more,
+quarantines the record (naming day, campaign and field) instead of failing its batch.
+
 Proactive slowdown: after each successful answer the usage headers are read
 (`X-Business-Use-Case-Usage`, `X-Ad-Account-Usage`, `X-App-Usage`,
 `X-FB-Ads-Insights-Throttle`). At or above 75 % of any budget the extractor pauses before
@@ -37,6 +54,12 @@ parameters above, metrics as strings, the error body (message, type, code, error
 fbtrace_id, is_transient), HTTP 400 for codes 17, 80000 and 80004 (subcode 2446079), the
 async status values, the BUC header's shape with `estimated_time_to_regain_access` in
 minutes, and API version v27.0 as the newest (Marketing API v23.0 expired in June 2026).
+The status filter: its field from Meta's status page, its values the Ad reference's
+`effective_status` enum (facebook-python-business-sdk `Ad.EffectiveStatus`), sent in this
+very form at `level=campaign` by Airbyte's connector (airbytehq/airbyte PR #42562 logs).
+The too-much-data answer: code 1 subcode 99 with the phrase in `error_user_msg`, as
+production logs quoted in public code show it; others report the phrase in `message` or
+another code (Airbyte matches the phrase alone), so either identifies it.
 Unverified: HTTP 403 for code 4, the `X-Ad-Account-Usage` fields (`acc_id_util_pct`,
 `reset_time_duration` in seconds; Meta now documents it for old versions only), whether
 `paging.next` carries the token when the token came in a header, and whether a metric
@@ -48,12 +71,11 @@ from __future__ import annotations
 import json
 import re
 import time
-import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
@@ -70,8 +92,9 @@ from extract.http import (
     SourceResponseError,
     get_logger,
 )
-from extract.landing import RawLanding, RecordParseError, as_object, utc_now
+from extract.landing import Quarantine, RawLanding, RecordParseError, as_object, utc_now
 from extract.progress import Progress
+from extract.schemas import SCHEMAS
 
 SOURCE = "meta_ads"
 ENTITY = "campaign_stats"
@@ -84,12 +107,28 @@ DEFAULT_BATCH_SIZE = 10_000
 DEFAULT_MAX_WAIT_SECONDS = 1800.0  # for an async report run to complete
 POLL_FIRST_SECONDS, POLL_MAX_SECONDS = 1.0, 30.0  # report run polls back off to every 30 s
 REQUESTS_PER_SECOND = 5  # politeness only: Meta's budgets are hourly and the headers steer
-COST_PLACES = 6  # the landing column is decimal(18, 6)
+_COST_COLUMN = SCHEMAS[(SOURCE, ENTITY)].field("cost").type  # decimal(18, 6)
+COST_PLACES = _COST_COLUMN.scale
+MAX_COST = Decimal(10) ** (_COST_COLUMN.precision - _COST_COLUMN.scale)  # exclusive bound
+
+# Every `effective_status` of an ad (the Ad reference). Asking for all of them is what makes
+# account insights include DELETED and ARCHIVED objects (module docstring).
+AD_EFFECTIVE_STATUSES = (
+    "ACTIVE", "ADSET_PAUSED", "ARCHIVED", "CAMPAIGN_PAUSED", "DELETED", "DISAPPROVED",
+    "IN_PROCESS", "PAUSED", "PENDING_BILLING_INFO", "PENDING_REVIEW", "PREAPPROVED",
+    "WITH_ISSUES",
+)  # fmt: skip
+EVERY_STATUS_FILTER = (
+    {"field": "ad.effective_status", "operator": "IN", "value": list(AD_EFFECTIVE_STATUSES)},
+)
 
 # Error codes of throttling (Graph: 4 app, 17 user, 613 custom; 80000-80014 business use
 # case limits) and of temporary trouble (1 unknown, 2 service) that Meta says to retry.
 THROTTLE_CODES = frozenset({4, 17, 613, *range(80000, 80015)})
 TRANSIENT_CODES = frozenset({1, 2})
+# Meta's refusal of a request that asks for too much data (module docstring).
+TOO_MUCH_DATA_CODE, TOO_MUCH_DATA_SUBCODE = 1, 99
+TOO_MUCH_DATA_PHRASE = "reduce the amount of data"
 # 400/401/403 carry Meta's error codes (throttling among them): `meta_retry_hint` decides.
 RETRY_POLICY = RetryPolicy(
     max_attempts=6,
@@ -122,7 +161,6 @@ JOB_PENDING = frozenset({"Job Not Started", "Job Started", "Job Running"})
 
 _DIGITS = re.compile(r"\d+")
 _DECIMAL = re.compile(r"-?\d+(\.\d+)?")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 
 log = get_logger(__name__)
 
@@ -164,6 +202,8 @@ def account_number(account_id: str) -> str:
 class MetaApiError(SourceHttpError):
     """The Graph API refused a request with an error Meta does not ask to retry."""
 
+    hint: ClassVar[str] = ""  # what to do about it, when there is something to say
+
     def __init__(
         self,
         *,
@@ -179,18 +219,39 @@ class MetaApiError(SourceHttpError):
         self.subcode = error.get("error_subcode")
         self.fbtrace_id = error.get("fbtrace_id")
         whose = f"account {account}: " if account else ""
+        said = (error.get("message"), error.get("error_user_msg"), self.hint)
         super().__init__(
             f"{SOURCE}: {whose}{request} failed with HTTP {status}: error code {self.code}, "
             f"subcode {self.subcode}, type {error.get('type')}, fbtrace_id {self.fbtrace_id}: "
-            f"{error.get('message')}",
+            + " ".join(str(text) for text in said if text),
             status=status,
         )
 
     def for_account(self, account: str) -> MetaApiError:
         """The same error, its message naming the ad account it concerns."""
-        return MetaApiError(
+        return type(self)(
             status=self.status or 0, request=self.request, error=self.error, account=account
         )
+
+
+class MetaTooMuchDataError(MetaApiError):
+    """Meta refused a request as asking for too much data: repeated unchanged, it fails again."""
+
+    hint = (
+        "A direct listing falls back to an async report run on this answer; a report run "
+        "that gets it too needs shorter ranges (a backfill in parts)."
+    )
+
+
+def asks_for_less_data(error: Mapping[str, Any]) -> bool:
+    """Whether a Graph error is Meta's "reduce the amount of data" refusal: code 1 with
+    subcode 99, or the phrase in its message, title or user message whatever the code."""
+    if error.get("code") == TOO_MUCH_DATA_CODE and error.get("error_subcode") == (
+        TOO_MUCH_DATA_SUBCODE
+    ):
+        return True
+    texts = (error.get("message"), error.get("error_user_title"), error.get("error_user_msg"))
+    return any(isinstance(text, str) and TOO_MUCH_DATA_PHRASE in text.lower() for text in texts)
 
 
 @dataclass(frozen=True)
@@ -280,15 +341,19 @@ def graph_error(response: requests.Response) -> Mapping[str, Any] | None:
 def meta_retry_hint(response: requests.Response) -> float | None:
     """For a failed answer: seconds to wait before retrying (None: back off), or raise.
 
-    Throttling and transient errors are retried, after the time the usage headers announce
-    when they do; 429 and 5xx always are. Any other Graph error raises `MetaApiError`, an
-    error answer without a Graph error object `SourceHttpError`: both fail at once.
+    Meta's too-much-data refusal raises `MetaTooMuchDataError`, whatever its status: the
+    same request would be refused again. Throttling and transient errors are retried, after
+    the time the usage headers announce when they do; other 429 and 5xx answers always are.
+    Any other Graph error raises `MetaApiError`, an error answer without a Graph error
+    object `SourceHttpError`: both fail at once.
     """
     status = response.status_code
-    if status == 429 or status >= 500:
-        return _announced_wait(response)
     error = graph_error(response)
     request = _request_shown(response)
+    if error is not None and asks_for_less_data(error):
+        raise MetaTooMuchDataError(status=status, request=request, error=error)
+    if status == 429 or status >= 500:
+        return _announced_wait(response)
     if error is None:
         error_class = SourceAuthError if status in (401, 403) else SourceHttpError
         raise error_class(
@@ -384,32 +449,20 @@ def fetch_account(
 
 def parse_account(node: Mapping[str, Any], number: str) -> AdAccount:
     """The `act_{number}` node as an `AdAccount`, checked field by field."""
-
-    def fail(detail: str) -> SourceResponseError:
-        return SourceResponseError(f"{SOURCE}: ad account act_{number}: {detail}")
-
     answered_id = node.get("account_id")
     if answered_id is not None and str(answered_id) != number:
-        raise fail(f"the API answered for account_id {answered_id!r}")
-    currency = node.get("currency")
-    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
-        raise fail(f"currency {currency!r} is not an ISO 4217 code")
-    time_zone = node.get("timezone_name")
-    if not isinstance(time_zone, str) or not _is_time_zone(time_zone):
-        raise fail(f"timezone_name {time_zone!r} is not an IANA time zone")
-    return AdAccount(number, currency, time_zone)
-
-
-def _is_time_zone(name: str) -> bool:
+        raise SourceResponseError(
+            f"{SOURCE}: ad account act_{number}: the API answered for account_id {answered_id!r}"
+        )
     try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+        return AdAccount(number, node.get("currency"), node.get("timezone_name"))
+    except ValueError as exc:  # names the field: currency, or time_zone (timezone_name)
+        raise SourceResponseError(f"{SOURCE}: the node act_{number}: {exc}") from None
 
 
 def insights_params(date_from: date, date_to: date) -> dict[str, str]:
-    """The insights query of a range (inclusive): campaign level, one row per day."""
+    """The insights query of a range (inclusive): campaign level, one row per day, objects
+    of every status (deleted and archived ones included)."""
     if date_from > date_to:
         raise ValueError(f"{SOURCE}: date_from {date_from} is after date_to {date_to}")
     time_range = {"since": date_from.isoformat(), "until": date_to.isoformat()}
@@ -417,8 +470,13 @@ def insights_params(date_from: date, date_to: date) -> dict[str, str]:
         "level": "campaign",
         "time_increment": "1",
         "fields": ",".join(INSIGHTS_FIELDS),
-        "time_range": json.dumps(time_range, separators=(",", ":")),
+        "time_range": _compact_json(time_range),
+        "filtering": _compact_json(EVERY_STATUS_FILTER),
     }
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def insights_pages(client: HttpClient, path: str, params: Mapping[str, str]) -> Iterator[list[Any]]:
@@ -507,6 +565,16 @@ def wait_for_report_run(
         delay = min(delay * 2, POLL_MAX_SECONDS)
 
 
+def report_run_pages(
+    client: HttpClient, account: str, params: Mapping[str, str], *, max_wait_seconds: float
+) -> Iterator[list[Any]]:
+    """Submit an async report run of the insights query and wait for it to complete; the
+    `data` lists of its rows, paged lazily."""
+    run_id = submit_report_run(client, account, params)
+    wait_for_report_run(client, account, run_id, max_wait_seconds=max_wait_seconds)
+    return insights_pages(client, f"/{API_VERSION}/{run_id}/insights", {})
+
+
 # --- parse ------------------------------------------------------------------------------
 
 
@@ -522,7 +590,8 @@ def _count(record: Mapping[str, Any], key: str) -> int | None:
 
 
 def _spend(record: Mapping[str, Any]) -> Decimal | None:
-    """`spend`: a decimal string in the account currency ("5339.5"), kept exact."""
+    """`spend`: a decimal string in the account currency ("5339.5"), kept exact; it must
+    fit the landing column."""
     value = record.get("spend")
     if value is None:
         return None
@@ -531,9 +600,12 @@ def _spend(record: Mapping[str, Any]) -> Decimal | None:
     if len(value.partition(".")[2]) > COST_PLACES:
         raise RecordParseError(f"spend {value!r} has more than {COST_PLACES} decimal places")
     try:
-        return Decimal(value)
+        spend = Decimal(value)
     except InvalidOperation:
         raise RecordParseError(f"spend is not a decimal string: {value!r}") from None
+    if abs(spend) >= MAX_COST:
+        raise RecordParseError(f"spend {value!r} is not below {MAX_COST:,}: too large to land")
+    return spend
 
 
 def _day(record: Mapping[str, Any]) -> date:
@@ -572,9 +644,6 @@ def parse_insight(record: Any, account: AdAccount) -> Row:
     }
 
 
-Quarantine = Callable[[str | None, str, str], None]
-
-
 def parse_page(records: list[Any], account: AdAccount, quarantine: Quarantine) -> Iterator[Row]:
     """Rows (with `_payload`, the record as JSON) of one page; a record that does not parse
     goes to `quarantine(record_id, reason, payload)`, named by its day and campaign."""
@@ -609,15 +678,18 @@ def extract_meta_ads(
     client: HttpClient | None = None,
 ) -> dict[str, int]:
     """Land the daily campaign statistics of [date_from, date_to] (inclusive, the account's
-    days, as `fetch_account` described the account); return rows written per entity.
+    days, as `fetch_account` described the account); return the rows the range's complete
+    listing wrote, per entity.
 
     A range longer than `async_after_days` days goes through an async report run, waited
-    for at most `max_wait_seconds`. `client` replaces the one built from `conn`.
+    for at most `max_wait_seconds`; so does a shorter one that Meta refuses to list
+    directly as too much data. `client` replaces the one built from `conn`.
     """
     account = replace(account, account_id=account_number(account.account_id))
     params = insights_params(date_from, date_to)
     http = client or make_client(conn)
     days = (date_to - date_from).days + 1
+    direct = days <= async_after_days
     log.info(
         "%s: account %s insights %s .. %s (%d days, %s)",
         SOURCE,
@@ -625,15 +697,11 @@ def extract_meta_ads(
         date_from,
         date_to,
         days,
-        "async report run" if days > async_after_days else "direct",
+        "direct" if direct else "async report run",
     )
+    listing = _RangeListing(http, landing, account, params, batch_size, max_wait_seconds)
     try:
-        path = f"/{API_VERSION}/act_{account.account_id}/insights"
-        if days > async_after_days:
-            run_id = submit_report_run(http, account.account_id, params)
-            wait_for_report_run(http, account.account_id, run_id, max_wait_seconds=max_wait_seconds)
-            path, params = f"/{API_VERSION}/{run_id}/insights", {}
-        return {ENTITY: _land(landing, insights_pages(http, path, params), account, batch_size)}
+        return {ENTITY: listing.direct_or_report_run() if direct else listing.report_run()}
     except MetaApiError as error:
         raise error.for_account(account.account_id) from None
     finally:
@@ -642,17 +710,51 @@ def extract_meta_ads(
             http.close()
 
 
-def _land(
-    landing: RawLanding, pages: Iterator[list[Any]], account: AdAccount, batch_size: int
-) -> int:
-    """Write the rows of every page, stamped with the moment the listing began."""
-    received_at = utc_now()
+@dataclass(frozen=True)
+class _RangeListing:
+    """The insights query of one account's range, landed from one listing or another."""
 
-    def quarantine(record_id: str | None, reason: str, payload: str) -> None:
-        landing.quarantine(ENTITY, record_id, reason, payload, extracted_at=received_at)
+    http: HttpClient
+    landing: RawLanding
+    account: AdAccount
+    params: Mapping[str, str]
+    batch_size: int
+    max_wait_seconds: float
 
-    rows = _with_progress(pages, account, quarantine)
-    return landing.write_rows(ENTITY, rows, batch_size=batch_size, extracted_at=received_at)
+    def direct_or_report_run(self) -> int:
+        """Rows written by the direct listing; by a report run if Meta refuses the direct
+        one as too much data (module docstring)."""
+        path = f"/{API_VERSION}/act_{self.account.account_id}/insights"
+        try:
+            return self._land(insights_pages(self.http, path, self.params))
+        except MetaTooMuchDataError as refused:
+            log.warning(
+                "%s: account %s: the direct listing was refused (%s); reading the range "
+                "through an async report run instead",
+                SOURCE,
+                self.account.account_id,
+                refused,
+            )
+        return self.report_run()
+
+    def report_run(self) -> int:
+        """Rows written by an async report run of the query."""
+        pages = report_run_pages(
+            self.http, self.account.account_id, self.params, max_wait_seconds=self.max_wait_seconds
+        )
+        return self._land(pages)
+
+    def _land(self, pages: Iterator[list[Any]]) -> int:
+        """Write the rows of every page, stamped with the moment the listing began."""
+        received_at = utc_now()
+
+        def quarantine(record_id: str | None, reason: str, payload: str) -> None:
+            self.landing.quarantine(ENTITY, record_id, reason, payload, extracted_at=received_at)
+
+        rows = _with_progress(pages, self.account, quarantine)
+        return self.landing.write_rows(
+            ENTITY, rows, batch_size=self.batch_size, extracted_at=received_at
+        )
 
 
 def _with_progress(

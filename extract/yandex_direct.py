@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -34,7 +34,7 @@ from extract.http import (
     iter_lines,
     retry_after_seconds,
 )
-from extract.landing import RawLanding, RecordParseError, utc_now
+from extract.landing import Quarantine, RawLanding, RecordParseError, utc_now
 from extract.progress import Progress
 
 SOURCE = "yandex_direct"
@@ -276,9 +276,6 @@ def parse_stats_line(cells: dict[str, str], context: ReportContext) -> dict[str,
         "time_zone": context.time_zone,
         "includes_vat": context.includes_vat,
     }
-
-
-Quarantine = Callable[[str | None, str, str], None]
 
 
 def parse_report(

@@ -6,6 +6,12 @@ Speaks the wire format of shared/API_NOTES.md:
   one row per campaign and day, metrics as strings, `spend` a decimal string; pages of
   `limit` rows (at most `page_size`) with `paging.cursors` and, while more rows follow, a
   `paging.next` link that embeds the access token, as Meta's do.
+- Campaign statuses (`campaign_statuses`: ACTIVE, PAUSED, ARCHIVED or DELETED; a campaign's
+  ads inherit it, PAUSED as CAMPAIGN_PAUSED): as Meta's account insights do, a query
+  without `filtering` leaves out the rows of ARCHIVED and DELETED campaigns. `filtering`
+  is a JSON array of `{"field", "operator", "value"}` on `ad.effective_status` or
+  `campaign.effective_status` with IN or NOT_IN and a list of that level's statuses;
+  anything else, or a filtering that is not an array, is refused with code 100.
 - `POST` of the same query starts an async report run (`{"report_run_id"}`);
   `GET /{v}/{run}` answers `async_status` and `async_percent_completion`: `Job Not
   Started`, then `Job Running` for `polls_before_ready` polls in all, then `Job Completed`
@@ -20,7 +26,10 @@ Meta's body `{"error": {message, type, code, error_subcode, fbtrace_id}}`.
 Faults (`RunningServer.inject`/`schedule`): an HTTP status answers Meta's error for it
 (500 code 1, 503 code 2, both `is_transient`); one of Meta's throttling codes (4, 17, 613,
 80000-80014: none is an HTTP status) answers that throttle as Meta does, with usage
-headers at 100 % that announce access back in `THROTTLE_REGAIN_MINUTES`.
+headers at 100 % that announce access back in `THROTTLE_REGAIN_MINUTES`;
+`TOO_MUCH_DATA` (99, not an HTTP status either) answers Meta's refusal of a request that
+asks for too much data: HTTP 500, code 1, subcode 99, "Please reduce the amount of data
+you're asking for" in `error_user_msg`, as production logs quoted in public code show it.
 """
 
 import base64
@@ -28,6 +37,7 @@ import itertools
 import json
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -45,7 +55,9 @@ DEFAULT_ACCOUNT_FIELDS = ("account_id", "id")  # what the node answers without `
 INSIGHTS_FIELDS = frozenset(
     {"account_id", "campaign_id", "campaign_name", "spend", "clicks", "impressions"}
 )
-INSIGHTS_PARAMS = frozenset({"level", "time_increment", "fields", "time_range", "limit", "after"})
+INSIGHTS_PARAMS = frozenset(
+    {"level", "time_increment", "fields", "time_range", "filtering", "limit", "after"}
+)
 REPORT_RUN_FIELDS = frozenset(
     {"id", "account_id", "async_status", "async_percent_completion", "date_start", "date_stop"}
 )
@@ -54,6 +66,34 @@ THROTTLE_REGAIN_MINUTES = 2  # what a throttled answer's usage header announces
 THROTTLE_RESET_SECONDS = 60  # X-Ad-Account-Usage reset_time_duration on a throttled answer
 FIRST_REPORT_RUN_ID = 6_023_920_149_050
 MICROS_PER_UNIT = Decimal(1_000_000)
+
+# A campaign's effective status as the sandbox models it, and what its ads inherit.
+AD_STATUS_OF_CAMPAIGN = {
+    "ACTIVE": "ACTIVE",
+    "PAUSED": "CAMPAIGN_PAUSED",
+    "ARCHIVED": "ARCHIVED",
+    "DELETED": "DELETED",
+}
+HIDDEN_WITHOUT_FILTER = frozenset({"ARCHIVED", "DELETED"})
+# The statuses a filter may name, per field (the Campaign and Ad references' enums).
+FILTER_STATUSES = {
+    "campaign.effective_status": frozenset(
+        {"ACTIVE", "PAUSED", "DELETED", "ARCHIVED", "IN_PROCESS", "WITH_ISSUES"}
+    ),
+    "ad.effective_status": frozenset(
+        {
+            "ACTIVE", "ADSET_PAUSED", "ARCHIVED", "CAMPAIGN_PAUSED", "DELETED", "DISAPPROVED",
+            "IN_PROCESS", "PAUSED", "PENDING_BILLING_INFO", "PENDING_REVIEW", "PREAPPROVED",
+            "WITH_ISSUES",
+        }
+    ),
+}  # fmt: skip
+FILTER_OPERATORS = frozenset({"IN", "NOT_IN"})
+
+TOO_MUCH_DATA = 99  # the fault kind of Meta's too-much-data refusal (its error_subcode)
+TOO_MUCH_DATA_USER_MESSAGE = (
+    "Please reduce the amount of data you're asking for, then retry your request"
+)
 
 # Throttling codes with their HTTP status, subcode and message: 17, 80000 and 80004 as
 # real answers quoted in public issues show them; 613 as the rate limiting page lists it;
@@ -96,14 +136,22 @@ def start_meta_ads(
     polls_before_ready: int = 2,
     failing_report_runs: int = 0,
     usage_percent: int = 4,
+    campaign_statuses: Mapping[int, str] | None = None,
 ) -> RunningServer:
     """Serve `dataset.meta_ads_stats` as ad account `act_{account_id}`; port 0 picks a
-    free port. The first `failing_report_runs` async report runs end in `Job Failed`."""
+    free port. The first `failing_report_runs` async report runs end in `Job Failed`.
+    `campaign_statuses` gives campaigns (by id) a status other than ACTIVE."""
     if page_size < 1 or polls_before_ready < 0:
         raise ValueError("page_size must be at least 1 and polls_before_ready at least 0")
+    statuses = dict(campaign_statuses or {})
+    if unknown := set(statuses.values()) - AD_STATUS_OF_CAMPAIGN.keys():
+        raise ValueError(
+            f"campaign statuses {sorted(unknown)} are not modelled; use "
+            f"{', '.join(AD_STATUS_OF_CAMPAIGN)}"
+        )
     api = MetaAdsApi(
         dataset,
-        _Settings(token, account_id, page_size, polls_before_ready, usage_percent),
+        _Settings(token, account_id, page_size, polls_before_ready, usage_percent, statuses),
         failing_report_runs,
     )
     return RunningServer(api, host, port)
@@ -116,6 +164,7 @@ class _Settings:
     page_size: int
     polls_before_ready: int
     usage_percent: int
+    campaign_statuses: dict[int, str]  # campaigns not listed are ACTIVE
 
 
 class _GraphError(Exception):
@@ -128,6 +177,8 @@ class _GraphError(Exception):
         subcode: int | None = None,
         error_type: str = "OAuthException",
         transient: bool = False,
+        user_title: str | None = None,
+        user_message: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -136,6 +187,8 @@ class _GraphError(Exception):
         self.subcode = subcode
         self.error_type = error_type
         self.transient = transient
+        self.user_title = user_title
+        self.user_message = user_message
 
 
 def _bad_param(detail: str) -> _GraphError:
@@ -153,12 +206,26 @@ def _unsupported_get(object_id: str) -> _GraphError:
 
 
 @dataclass(frozen=True)
+class _StatusFilter:
+    """One entry of `filtering`: rows whose status at `field_name`'s level is (IN) or is
+    not (NOT_IN) one of `statuses`."""
+
+    field_name: str
+    operator: str
+    statuses: frozenset[str]
+
+    def admits(self, status_by_field: Mapping[str, str]) -> bool:
+        return (status_by_field[self.field_name] in self.statuses) == (self.operator == "IN")
+
+
+@dataclass(frozen=True)
 class _Query:
     """An insights query as the sandbox implements it."""
 
     fields: tuple[str, ...]
     since: str  # ISO dates compare as text
     until: str
+    filters: tuple[_StatusFilter, ...]
     limit: int
     after: int | None  # index of the last row already served
 
@@ -252,12 +319,27 @@ class MetaAdsApi:
         return {name: node[name] for name in (*fields, "id") if name in node}
 
     def _rows(self, query: _Query) -> list[Json]:
-        """The daily campaign rows of the range, in Meta's wire shape."""
+        """The daily campaign rows of the range that the query's status filters admit, in
+        Meta's wire shape."""
         stats = (
-            row for row in self._dataset.meta_ads_stats if query.since <= row["Date"] <= query.until
+            row
+            for row in self._dataset.meta_ads_stats
+            if query.since <= row["Date"] <= query.until
+            and self._admitted(row["CampaignId"], query.filters)
         )
         ordered = sorted(stats, key=lambda row: (row["Date"], row["CampaignId"]))
         return [self._wire_row(row, query.fields) for row in ordered]
+
+    def _admitted(self, campaign_id: int, filters: tuple[_StatusFilter, ...]) -> bool:
+        """Without a filter, archived and deleted campaigns are left out, as Meta does."""
+        status = self._settings.campaign_statuses.get(campaign_id, "ACTIVE")
+        if not filters:
+            return status not in HIDDEN_WITHOUT_FILTER
+        status_by_field = {
+            "campaign.effective_status": status,
+            "ad.effective_status": AD_STATUS_OF_CAMPAIGN[status],
+        }
+        return all(status_filter.admits(status_by_field) for status_filter in filters)
 
     def _wire_row(self, row: Json, fields: tuple[str, ...]) -> Json:
         values = {
@@ -347,9 +429,12 @@ class MetaAdsApi:
     # --- answers ----------------------------------------------------------------------
 
     def error(self, status: int, detail: str) -> Response:
-        """Meta's answer to an injected fault: a throttling code or an HTTP status."""
+        """Meta's answer to an injected fault: a throttling code, the too-much-data refusal
+        or an HTTP status."""
         if status in THROTTLES or status in BUC_THROTTLE_CODES:
             return self._error_response(_throttle(status), self._throttled_headers())
+        if status == TOO_MUCH_DATA:
+            return self._error_response(_too_much_data())
         code, error_type, message, transient = STATUS_ERRORS.get(
             status, (1, "OAuthException", _phrase(status), status >= 500)
         )
@@ -366,6 +451,10 @@ class MetaAdsApi:
             body["is_transient"] = True
         if error.subcode is not None:
             body["error_subcode"] = error.subcode
+        if error.user_title is not None:
+            body["error_user_title"] = error.user_title
+        if error.user_message is not None:
+            body["error_user_msg"] = error.user_message
         body["fbtrace_id"] = self._fbtrace_id()
         return json_response(
             error.status, {"error": body}, CONTENT_TYPE, headers or self._usage_headers()
@@ -422,6 +511,17 @@ def _throttle(code: int) -> _GraphError:
     return _GraphError(code, message, status=status, subcode=subcode, transient=True)
 
 
+def _too_much_data() -> _GraphError:
+    return _GraphError(
+        1,
+        "An unknown error occurred",
+        status=500,
+        subcode=TOO_MUCH_DATA,
+        user_title="Please reduce the amount of data",
+        user_message=TOO_MUCH_DATA_USER_MESSAGE,
+    )
+
+
 def _phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -457,7 +557,10 @@ def _read_query(params: dict[str, str], page_size: int) -> _Query:
         raise _bad_param("fields is required by the sandbox")
     fields = _read_fields(params, INSIGHTS_FIELDS, ())
     since, until = _read_time_range(params.get("time_range"))
-    return _Query(fields, since, until, _read_limit(params, page_size), _read_after(params))
+    filters = _read_filtering(params.get("filtering"))
+    return _Query(
+        fields, since, until, filters, _read_limit(params, page_size), _read_after(params)
+    )
 
 
 def _read_fields(
@@ -487,6 +590,39 @@ def _read_time_range(value: str | None) -> tuple[str, str]:
     if since > until:
         raise _bad_param("time_range: since is after until")
     return since, until
+
+
+def _read_filtering(value: str | None) -> tuple[_StatusFilter, ...]:
+    if value is None:
+        return ()
+    try:
+        entries = json.loads(value)
+    except ValueError:
+        entries = None
+    if not isinstance(entries, list):
+        raise _bad_param("param filtering must be an array.")  # Meta's wording
+    return tuple(_read_status_filter(entry) for entry in entries)
+
+
+def _read_status_filter(entry: object) -> _StatusFilter:
+    if not isinstance(entry, dict) or entry.keys() != {"field", "operator", "value"}:
+        raise _bad_param(f"filtering entry {entry!r} must have field, operator and value")
+    name, operator, statuses = entry["field"], entry["operator"], entry["value"]
+    if not isinstance(name, str) or name not in FILTER_STATUSES:
+        raise _bad_param(
+            f"Filtering field {name} is invalid (the sandbox implements "
+            f"{', '.join(sorted(FILTER_STATUSES))})"
+        )
+    if not isinstance(operator, str) or operator not in FILTER_OPERATORS:
+        raise _bad_param(f"filtering operator {operator!r} is not implemented; use IN or NOT_IN")
+    if not isinstance(statuses, list) or not statuses:
+        raise _bad_param(f"filtering on {name} needs a non-empty list of statuses")
+    allowed = FILTER_STATUSES[name]
+    if unknown := [
+        status for status in statuses if not isinstance(status, str) or status not in allowed
+    ]:
+        raise _bad_param(f"{unknown[0]!r} is not a valid {name}")
+    return _StatusFilter(name, operator, frozenset(statuses))
 
 
 def _read_limit(params: dict[str, str], page_size: int) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +16,10 @@ from extract_testkit import GOLDEN, FakeClock, Reply, ScriptedServer, golden_jso
 from extract.ad_account import AdAccount
 from extract.connection import SourceConnection
 from extract.http import HttpClient, Pacer, SourceAuthError, SourceHttpError, SourceResponseError
+from extract.landing import RawLanding
 from extract.meta_ads import (
     MetaApiError,
+    MetaTooMuchDataError,
     Usage,
     account_number,
     insights_params,
@@ -104,6 +107,8 @@ def test_docs_example_spans_thirty_days_and_is_quarantined_not_landed():
     ("change", "field"),
     [
         ({"spend": "12.3456789"}, "spend"),  # more places than the landing column holds
+        ({"spend": "1000000000000"}, "spend"),  # 10^12: more digits than decimal(18, 6) holds
+        ({"spend": "-1000000000000.5"}, "spend"),
         ({"spend": 12.5}, "spend"),  # a float would have lost exactness already
         ({"spend": "1e3"}, "spend"),
         ({"clicks": "7.0"}, "clicks"),
@@ -127,6 +132,20 @@ def test_a_bad_field_quarantines_the_record_naming_date_campaign_and_field(
     assert field in reason.split(f"record {record_id}:")[1]
 
 
+def test_an_oversized_spend_is_quarantined_and_its_batch_still_lands(tmp_path: Path):
+    good = golden_json("meta_ads_insights_campaign_daily.json")["data"]
+    largest = good[2] | {"spend": "999999999999.999999"}  # the column's largest value
+    oversized = good[0] | {"spend": "1000000000000"}
+    landing = RawLanding(tmp_path, "meta_ads", "manual")
+    quarantine = Quarantine()
+    rows = parse_page([oversized, largest], ACCOUNT, quarantine)
+    assert landing.write_rows("campaign_stats", rows, batch_size=10) == 1
+    assert landing.written == {"campaign_stats": 1}
+    ((record_id, reason, _),) = quarantine.records
+    assert record_id == "2026-03-14:120210000000000201"
+    assert "spend '1000000000000'" in reason.split(f"record {record_id}:")[1]
+
+
 def test_a_record_that_is_not_an_object_is_quarantined():
     quarantine = Quarantine()
     assert list(parse_page(["oops"], ACCOUNT, quarantine)) == []
@@ -143,12 +162,34 @@ def test_metrics_sent_as_numbers_are_read_too():
 def test_golden_ad_account_and_its_checks():
     node = golden_json("meta_ads_ad_account.json")
     assert parse_account(node, "1029384756123") == ACCOUNT
-    with pytest.raises(SourceResponseError, match=r"act_1029384756123: currency 'euro'"):
+    with pytest.raises(SourceResponseError, match=r"^meta_ads: .*1029384756123: currency 'euro'"):
         parse_account(node | {"currency": "euro"}, "1029384756123")
-    with pytest.raises(SourceResponseError, match="timezone_name 'Mars/Olympus'"):
+    with pytest.raises(SourceResponseError, match="currency None"):
+        parse_account({"account_id": "1029384756123"}, "1029384756123")
+    with pytest.raises(SourceResponseError, match="time_zone 'Mars/Olympus'"):
         parse_account(node | {"timezone_name": "Mars/Olympus"}, "1029384756123")
     with pytest.raises(SourceResponseError, match="answered for account_id '42'"):
         parse_account(node | {"account_id": "42"}, "1029384756123")
+
+
+@pytest.mark.parametrize(
+    ("currency", "time_zone", "field"),
+    [
+        ("eur", "Europe/Berlin", "currency 'eur'"),
+        ("EURO", "Europe/Berlin", "currency 'EURO'"),
+        (None, "Europe/Berlin", "currency None"),
+        ("EUR", "Mars/Olympus", "time_zone 'Mars/Olympus'"),
+        ("EUR", "", "time_zone ''"),
+        ("EUR", "../etc/passwd", "time_zone '../etc/passwd'"),
+        ("EUR", "Europe/" + "x" * 300, "time_zone 'Europe/xxx"),  # too long for a file name
+        ("EUR", None, "time_zone None"),
+    ],
+)
+def test_every_ad_account_is_checked_naming_account_and_field(
+    currency: Any, time_zone: Any, field: str
+):
+    with pytest.raises(ValueError, match=f"^ad account 77: {field}"):
+        AdAccount("77", currency, time_zone)
 
 
 def test_account_ids_with_or_without_act_prefix():
@@ -168,6 +209,17 @@ def test_insights_query_asks_for_daily_campaign_rows_of_the_range():
     assert json.loads(params["time_range"]) == {"since": "2026-03-01", "until": "2026-03-31"}
     with pytest.raises(ValueError, match="after"):
         insights_params(date(2026, 3, 2), date(2026, 3, 1))
+
+
+def test_insights_query_asks_for_objects_of_every_status():
+    # account insights leave deleted and archived objects out unless a filter names them
+    (status_filter,) = json.loads(insights_params(date(2026, 3, 1), date(2026, 3, 31))["filtering"])
+    assert (status_filter["field"], status_filter["operator"]) == ("ad.effective_status", "IN")
+    assert set(status_filter["value"]) == {
+        "ACTIVE", "ADSET_PAUSED", "ARCHIVED", "CAMPAIGN_PAUSED", "DELETED", "DISAPPROVED",
+        "IN_PROCESS", "PAUSED", "PENDING_BILLING_INFO", "PENDING_REVIEW", "PREAPPROVED",
+        "WITH_ISSUES",
+    }  # fmt: skip
 
 
 # --- usage headers ----------------------------------------------------------------------
@@ -250,6 +302,36 @@ def test_invalid_token_fails_at_once_naming_code_subcode_and_trace():
                  "error code 190", "subcode 460", "OAuthException", "EJplcsCHuLu",
                  "Message describing the error"):  # fmt: skip
         assert part in message
+
+
+def test_too_much_data_is_not_retried_and_says_what_to_do(caplog):
+    body = golden_json("meta_ads_error_too_much_data.json")
+    with pytest.raises(MetaTooMuchDataError) as raised:
+        meta_retry_hint(answer(500, body))
+    error = raised.value.for_account("1029384756123")
+    assert isinstance(error, MetaTooMuchDataError)
+    message = str(error)
+    for part in ("account 1029384756123", "error code 1", "subcode 99", "AxQ7mR2cVb9Lw",
+                 "reduce the amount of data you're asking for", "async report run",
+                 "shorter ranges"):  # fmt: skip
+        assert part in message
+    assert "temporary error" not in caplog.text  # not taken for a transient code 1
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        # the phrase in `message`, no subcode (as other public clients quote it)
+        (500, {"code": 1, "message": "Please reduce the amount of data you're asking for"}),
+        (400, {"code": 100, "error_subcode": 2335012, "error_user_msg": "Please reduce the "
+               "amount of data you're asking for, then retry your request"}),
+        # the subcode alone
+        (500, {"code": 1, "error_subcode": 99, "message": "An unknown error occurred"}),
+    ],
+)  # fmt: skip
+def test_too_much_data_is_recognised_in_its_other_shapes(status: int, error: dict[str, Any]):
+    with pytest.raises(MetaTooMuchDataError):
+        meta_retry_hint(answer(status, {"error": error}))
 
 
 @pytest.mark.parametrize("code", [100, 10, 200, 272])

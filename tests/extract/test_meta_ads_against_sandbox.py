@@ -21,8 +21,13 @@ from extract.http import HttpClient, Pacer, RetriesExhaustedError, SourceError
 from extract.landing import RawLanding
 from extract.schemas import SCHEMAS
 from sandbox import Dataset, RunningServer, generate
-from sandbox.generator import META_ADS_ACCOUNT
-from sandbox.meta_ads import FIRST_REPORT_RUN_ID, THROTTLE_REGAIN_MINUTES, start_meta_ads
+from sandbox.generator import META_ADS_ACCOUNT, META_ADS_CAMPAIGNS
+from sandbox.meta_ads import (
+    FIRST_REPORT_RUN_ID,
+    THROTTLE_REGAIN_MINUTES,
+    TOO_MUCH_DATA,
+    start_meta_ads,
+)
 
 TOKEN = "EAAB-sandbox-token-for-meta-tests"
 ACCOUNT_ID = META_ADS_ACCOUNT.account_id
@@ -91,13 +96,18 @@ def landed(landing: RawLanding) -> list[dict]:
     return table.to_pylist()
 
 
-def assert_lands_exactly(landing: RawLanding, dataset: Dataset, days: tuple[date, date]) -> None:
-    """Every dataset row of the range once, its numbers exact, the account's currency and
-    time zone beside it."""
+def newest_versions(rows: list[dict]) -> dict[tuple[date, str], dict]:
+    """The newest landed version of each day and campaign: what staging reads."""
+    ordered = sorted(rows, key=lambda row: row["_extracted_at"])
+    return {(row["date"], row["campaign_id"]): row for row in ordered}
+
+
+def assert_versions_match(
+    by_key: dict[tuple[date, str], dict], dataset: Dataset, days: tuple[date, date]
+) -> None:
+    """Every dataset row of the range, its numbers exact, the account's currency and time
+    zone beside it."""
     expected = expected_rows(dataset, days)
-    rows = landed(landing)
-    assert len(rows) == len(expected)
-    by_key = {(row["date"], row["campaign_id"]): row for row in rows}
     assert by_key.keys() == expected.keys()
     for key, row in by_key.items():
         wire = expected[key]
@@ -107,7 +117,14 @@ def assert_lands_exactly(landing: RawLanding, dataset: Dataset, days: tuple[date
         assert row["cost"] * 1_000_000 == wire["Cost"]
         assert (row["currency"], row["time_zone"]) == ("EUR", META_ADS_ACCOUNT.time_zone)
     total_micros = sum(wire["Cost"] for wire in expected.values())
-    assert sum(row["cost"] for row in rows) == Decimal(total_micros) / 1_000_000
+    assert sum(row["cost"] for row in by_key.values()) == Decimal(total_micros) / 1_000_000
+
+
+def assert_lands_exactly(landing: RawLanding, dataset: Dataset, days: tuple[date, date]) -> None:
+    """Every dataset row of the range once and nothing else (see `assert_versions_match`)."""
+    rows = landed(landing)
+    assert len(rows) == len(expected_rows(dataset, days))
+    assert_versions_match(newest_versions(rows), dataset, days)
     assert landing.quarantined == {}
 
 
@@ -153,6 +170,66 @@ def test_a_long_range_goes_through_an_async_report_run(
     assert len(list(landing.entity_dir("campaign_stats").glob("part-*.parquet"))) == -(
         -counts["campaign_stats"] // 100
     )
+
+
+@pytest.mark.parametrize("days", [MARCH, FIRST_HALF], ids=["direct", "report run"])
+def test_spend_of_deleted_and_archived_campaigns_lands(
+    tmp_path: Path, dataset: Dataset, clock: FakeClock, days: tuple[date, date]
+):
+    # Meta leaves both out of account insights unless the query asks for their statuses
+    deleted, archived = (campaign.id for campaign in META_ADS_CAMPAIGNS)
+    statuses = {deleted: "DELETED", archived: "ARCHIVED"}
+    with start_meta_ads(dataset, token=TOKEN, page_size=50, campaign_statuses=statuses) as gone:
+        landing = RawLanding(tmp_path, "meta_ads", "manual")
+        extract(gone, landing, clock, days)
+    assert {row["campaign_id"] for row in landed(landing)} == {str(deleted), str(archived)}
+    assert_lands_exactly(landing, dataset, days)
+
+
+def test_a_direct_listing_refused_as_too_much_data_is_read_by_a_report_run(
+    tmp_path: Path, meta: RunningServer, dataset: Dataset, clock: FakeClock, caplog
+):
+    meta.inject(INSIGHTS_PATH, [TOO_MUCH_DATA])  # the first page of the direct listing
+    landing = RawLanding(tmp_path, "meta_ads", "manual")
+    counts = extract(meta, landing, clock, MARCH)
+    assert counts == {"campaign_stats": len(expected_rows(dataset, MARCH))}
+    assert_lands_exactly(landing, dataset, MARCH)
+    # not retried: the refused request, then a report run submitted and polled three times
+    pages = -(-counts["campaign_stats"] // 7)
+    assert meta.request_count == 1 + 1 + 1 + 3 + pages
+    assert clock.sleeps == [1.0, 2.0]  # the polls' waits, no retry backoff
+    assert "reduce the amount of data" in caplog.text
+
+
+def test_a_refusal_midway_leaves_earlier_batches_superseded_by_the_report_run(
+    tmp_path: Path, meta: RunningServer, dataset: Dataset, clock: FakeClock
+):
+    meta.schedule({3: TOO_MUCH_DATA})  # the account, page 1, then page 2 is refused
+    landing = RawLanding(tmp_path, "meta_ads", "manual")
+    counts = extract(meta, landing, clock, MARCH, batch_size=7)
+    expected = expected_rows(dataset, MARCH)
+    assert counts == {"campaign_stats": len(expected)}
+    rows = landed(landing)
+    assert len(rows) == len(expected) + 7  # page 1's batch was written before the refusal
+    newest = newest_versions(rows)
+    assert_versions_match(newest, dataset, MARCH)
+    superseded = [row for row in rows if row is not newest[(row["date"], row["campaign_id"])]]
+    assert len(superseded) == 7
+    assert max(row["_extracted_at"] for row in superseded) < min(
+        row["_extracted_at"] for row in newest.values()
+    )
+
+
+def test_a_report_run_refused_as_too_much_data_fails_at_once_saying_what_to_do(
+    tmp_path: Path, meta: RunningServer, clock: FakeClock
+):
+    meta.inject(f"/{meta_ads.API_VERSION}/{FIRST_REPORT_RUN_ID}/insights", [TOO_MUCH_DATA])
+    landing = RawLanding(tmp_path, "meta_ads", "manual")
+    with pytest.raises(meta_ads.MetaTooMuchDataError) as raised:
+        extract(meta, landing, clock, FIRST_HALF)
+    assert f"account {ACCOUNT_ID}" in str(raised.value)
+    assert "shorter ranges" in str(raised.value)
+    assert clock.sleeps == [1.0, 2.0]  # the polls only: the refused page is not retried
 
 
 @pytest.mark.parametrize("code", [17, 80004, 4, 613])

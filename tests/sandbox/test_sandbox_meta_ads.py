@@ -11,13 +11,14 @@ import pytest
 import requests
 
 from sandbox import Dataset, RunningServer
-from sandbox.generator import META_ADS_ACCOUNT
-from sandbox.meta_ads import THROTTLE_REGAIN_MINUTES, start_meta_ads
+from sandbox.generator import META_ADS_ACCOUNT, META_ADS_CAMPAIGNS
+from sandbox.meta_ads import THROTTLE_REGAIN_MINUTES, TOO_MUCH_DATA, start_meta_ads
 
 TOKEN = "test-token"  # the `http` fixture's bearer token
 ACT = f"act_{META_ADS_ACCOUNT.account_id}"
 MARCH = {"since": "2026-03-01", "until": "2026-03-31"}
 FIELDS = "campaign_id,campaign_name,spend,clicks,impressions"
+LEADS, RETARGETING = (campaign.id for campaign in META_ADS_CAMPAIGNS)
 
 
 def _query(**overrides: str) -> dict[str, str]:
@@ -132,6 +133,94 @@ def test_unimplemented_query_is_refused_with_code_100(
     response = http.get(f"{meta.url}/v27.0/{ACT}/insights", params=_query(**change))
     assert response.status_code == 400
     assert _error(response)["code"] == 100
+
+
+def _status_filter(field: str, operator: str, *statuses: str) -> str:
+    return json.dumps([{"field": field, "operator": operator, "value": list(statuses)}])
+
+
+def _campaigns(response: requests.Response) -> set[str]:
+    assert response.status_code == 200, response.text
+    return {record["campaign_id"] for record in response.json()["data"]}
+
+
+@pytest.mark.parametrize("status", ["DELETED", "ARCHIVED"])
+def test_deleted_and_archived_campaigns_are_served_only_when_a_filter_asks(
+    small: Dataset, http: requests.Session, status: str
+):
+    with start_meta_ads(
+        small, token=TOKEN, page_size=500, campaign_statuses={RETARGETING: status}
+    ) as server:
+        url = f"{server.url}/v27.0/{ACT}/insights"
+        everything = {str(LEADS), str(RETARGETING)}
+        assert _campaigns(http.get(url, params=_query())) == {str(LEADS)}
+        every_status = _status_filter("ad.effective_status", "IN", "ACTIVE", status)
+        assert _campaigns(http.get(url, params=_query(filtering=every_status))) == everything
+        active_only = _status_filter("ad.effective_status", "IN", "ACTIVE")
+        assert _campaigns(http.get(url, params=_query(filtering=active_only))) == {str(LEADS)}
+        not_active = _status_filter("campaign.effective_status", "NOT_IN", "ACTIVE")
+        assert _campaigns(http.get(url, params=_query(filtering=not_active))) == {str(RETARGETING)}
+        # an async report run applies the filter of the query it was submitted with
+        run_id = http.post(url, params=_query(filtering=every_status)).json()["report_run_id"]
+        for _ in range(3):
+            http.get(f"{server.url}/v27.0/{run_id}")
+        rows = http.get(f"{server.url}/v27.0/{run_id}/insights", params={"limit": "500"})
+        assert _campaigns(rows) == everything
+    expected = _expected(small, MARCH["since"], MARCH["until"])
+    assert len(rows.json()["data"]) == len(expected)
+
+
+def test_a_paused_campaign_is_served_without_a_filter(small: Dataset, http: requests.Session):
+    with start_meta_ads(small, token=TOKEN, campaign_statuses={RETARGETING: "PAUSED"}) as server:
+        url = f"{server.url}/v27.0/{ACT}/insights"
+        paused = _status_filter("ad.effective_status", "IN", "CAMPAIGN_PAUSED")
+        assert _campaigns(http.get(url, params=_query(limit="500"))) == {
+            str(LEADS),
+            str(RETARGETING),
+        }
+        assert _campaigns(http.get(url, params=_query(filtering=paused))) == {str(RETARGETING)}
+
+
+@pytest.mark.parametrize(
+    "filtering",
+    [
+        "ad.effective_status IN ACTIVE",  # not JSON
+        '{"field": "ad.effective_status", "operator": "IN", "value": ["ACTIVE"]}',  # no array
+        '[{"field": "ad.effective_status", "value": ["ACTIVE"]}]',  # no operator
+        '["ad.effective_status"]',
+        _status_filter("delivery_info", "IN", "active"),
+        _status_filter("ad.effective_status", "CONTAIN", "ACTIVE"),
+        _status_filter("ad.effective_status", "IN"),  # no status
+        _status_filter("ad.effective_status", "IN", "active"),  # statuses are upper case
+        _status_filter("campaign.effective_status", "IN", "CAMPAIGN_PAUSED"),  # an ad's status
+        '[{"field": "ad.effective_status", "operator": "IN", "value": [["ACTIVE"]]}]',
+        '[{"field": ["ad"], "operator": "IN", "value": ["ACTIVE"]}]',
+    ],
+)
+def test_a_malformed_filtering_is_refused_with_code_100(
+    meta: RunningServer, http: requests.Session, filtering: str
+):
+    response = http.get(f"{meta.url}/v27.0/{ACT}/insights", params=_query(filtering=filtering))
+    assert response.status_code == 400
+    assert _error(response)["code"] == 100
+    posted = http.post(f"{meta.url}/v27.0/{ACT}/insights", params=_query(filtering=filtering))
+    assert (posted.status_code, _error(posted)["code"]) == (400, 100)
+
+
+def test_an_unmodelled_campaign_status_is_refused_at_start(small: Dataset):
+    with pytest.raises(ValueError, match="WITH_ISSUES"):
+        start_meta_ads(small, campaign_statuses={LEADS: "WITH_ISSUES"})
+
+
+def test_injected_too_much_data_answers_like_meta(meta: RunningServer, http: requests.Session):
+    meta.inject(f"/v27.0/{ACT}/insights", [TOO_MUCH_DATA])
+    url = f"{meta.url}/v27.0/{ACT}/insights"
+    refused = http.get(url, params=_query())
+    assert refused.status_code == 500
+    error = _error(refused)
+    assert (error["code"], error["error_subcode"], error["type"]) == (1, 99, "OAuthException")
+    assert "reduce the amount of data you're asking for" in error["error_user_msg"]
+    assert http.get(url, params=_query()).status_code == 200  # one fault, then served
 
 
 def test_tokens_and_accounts(meta: RunningServer, http: requests.Session):

@@ -46,6 +46,9 @@ DEFAULT_UTM_PROPERTIES = (
     "hs_analytics_source_data_1",
     "hs_analytics_source_data_2",
 )
+# HubSpot's built-in buyer persona: the customer type a contact is (values `persona_1`, …);
+# accounts that keep it in a custom property name theirs in `extra.segment_property`.
+DEFAULT_SEGMENT_PROPERTY = "hs_persona"
 CONTACT_PROPERTIES = (
     "createdate", "lastmodifieddate", "lifecyclestage", "phone", "mobilephone",
     "hs_merged_object_ids",
@@ -80,6 +83,20 @@ def utm_properties(conn: SourceConnection) -> tuple[str, ...]:
     if not isinstance(configured, list) or not all(isinstance(p, str) for p in configured):
         raise ValueError(f"{SOURCE}: extra.utm_properties must be a list of property names")
     return tuple(configured)
+
+
+def segment_property(conn: SourceConnection) -> str:
+    """The property holding the customer segment: `extra.segment_property` or the persona."""
+    configured = conn.extra.get("segment_property", DEFAULT_SEGMENT_PROPERTY)
+    if not isinstance(configured, str) or not configured.strip():
+        raise ValueError(f"{SOURCE}: extra.segment_property must be a property name")
+    return configured.strip()
+
+
+def named_properties(conn: SourceConnection) -> tuple[str, ...]:
+    """The properties landed by name in each row's `properties` (crm_fields gives their
+    roles): the UTM ones and the segment one, each once."""
+    return tuple(dict.fromkeys((*utm_properties(conn), segment_property(conn))))
 
 
 # --- requests ---------------------------------------------------------------------------
@@ -380,7 +397,7 @@ def _merged_ids(values: Record) -> list[int]:
 
 
 def _named(values: Record, names: Sequence[str]) -> list[Row]:
-    """The configured properties (UTM tags and the like) as name/value text, in name order."""
+    """The configured properties (UTM tags, segment) as name/value text, in name order."""
     return [{"name": name, "value": _text(values, name)} for name in sorted(names)]
 
 
@@ -579,13 +596,13 @@ def _stages(http: HttpClient) -> Iterator[Page]:
 
 
 def _land_deals(
-    landing: RawLanding, http: HttpClient, pages: Iterator[Page], utm: Sequence[str]
+    landing: RawLanding, http: HttpClient, pages: Iterator[Page], named: Sequence[str]
 ) -> None:
     """Deals, then for the same ids their contacts and stage history (search has neither)."""
     deal_ids: list[str] = []
     progress = Progress(SOURCE, "deals")
     for page in pages:
-        land_page(landing, "deals", "deal", page, lambda r: parse_deal(r, utm))
+        land_page(landing, "deals", "deal", page, lambda r: parse_deal(r, named))
         deal_ids.extend(i for r in page.records if (i := _raw_id(r)))
         progress.page(len(page.records))
     progress.finish()
@@ -612,22 +629,22 @@ def extract_hubspot(
     `result_cap` is the search cap, lowered only by tests.
     """
     _check_window(updated_from, updated_to)
-    utm = utm_properties(conn)
+    named = named_properties(conn)
     written_before = landing.written
     http = client or make_client(conn)
     log.info("%s: extracting %s .. %s", SOURCE, updated_from, updated_to)
     try:
         _land(landing, "stages", "pipeline", _stages(http), parse_pipeline)
-        contact_properties = (*CONTACT_PROPERTIES, *utm)
+        contact_properties = (*CONTACT_PROPERTIES, *named)
         contacts = search_modified(
             http, "contacts", contact_properties, updated_from, updated_to, result_cap=result_cap
         )
-        _land(landing, "contacts", "contact", contacts, lambda r: parse_contact(r, utm))
-        deal_properties = (*DEAL_PROPERTIES, *utm)
+        _land(landing, "contacts", "contact", contacts, lambda r: parse_contact(r, named))
+        deal_properties = (*DEAL_PROPERTIES, *named)
         deals = search_modified(
             http, "deals", deal_properties, updated_from, updated_to, result_cap=result_cap
         )
-        _land_deals(landing, http, deals, utm)
+        _land_deals(landing, http, deals, named)
         # Archiving leaves the modified date alone and hides a record from search.
         for entity, noun, properties, parse in (
             ("contacts", "archived contact", contact_properties, parse_contact),
@@ -635,7 +652,7 @@ def extract_hubspot(
         ):
             params = {"archived": "true", "properties": ",".join(properties)}
             archived = list_objects(http, entity, params)
-            _land(landing, entity, noun, archived, lambda r, p=parse: p(r, utm))
+            _land(landing, entity, noun, archived, lambda r, p=parse: p(r, named))
     finally:
         landing.flush()
         if client is None:

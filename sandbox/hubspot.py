@@ -75,6 +75,24 @@ class Account:
         record["archived"] = True
         record["archivedAt"] = iso(at)
 
+    def merge_contacts(self, gone_id: str, survivor_id: str, at: datetime) -> None:
+        """Merge as HubSpot does: the merged-away contact leaves every listing, its deals
+        move to the survivor (a deal already linked to it keeps one link), and the survivor,
+        modified at `at`, names it in `hs_merged_object_ids`."""
+        gone = self.contacts.pop(gone_id)
+        for contacts in self.deal_contacts.values():
+            moved = (survivor_id if c == gone_id else c for c in contacts)
+            contacts[:] = list(dict.fromkeys(moved))
+        survivor = self.contacts[survivor_id]["properties"]
+        merged = [  # with the contacts merged into the merged-away one before
+            *(survivor.get("hs_merged_object_ids") or "").split(";"),
+            *(gone["properties"].get("hs_merged_object_ids") or "").split(";"),
+            gone_id,
+        ]
+        survivor["hs_merged_object_ids"] = ";".join(i for i in merged if i)
+        survivor["lastmodifieddate"] = iso(at)
+        self.contacts[survivor_id]["updatedAt"] = iso(at)
+
 
 def wire_record(
     object_id: str, properties: dict[str, str | None], created: datetime, modified: datetime

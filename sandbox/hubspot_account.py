@@ -8,8 +8,14 @@ says what each canonical lead is meant to come out as.
 Planted on purpose: deals associated with two contacts (the deal belongs to the earlier
 created one), contacts without a deal, archived contacts and deals, contacts merged into
 another one (gone from every listing, named in the survivor's `hs_merged_object_ids`),
-phones shared with amoCRM leads, garbage phones, and UTM tags in HubSpot's analytics
-source properties.
+phones shared with amoCRM leads, garbage phones, UTM tags in HubSpot's analytics source
+properties, and the segment as the contact's buyer persona (`hs_persona`, whose values
+are internal names such as `persona_1`), missing on some contacts. The economics follow
+the amoCRM reference case: dealers are few and bring most of the revenue, private buyers
+are most of the contacts with small deals.
+
+Nothing happens after the reference snapshot: a deal still walking its pipeline then
+stays open where it is.
 """
 
 import random
@@ -17,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sandbox.bitrix24_portal import amocrm_phones
-from sandbox.generator import FIRST_DAY, LAST_DAY, Dataset, Json
+from sandbox.generator import FIRST_DAY, SNAPSHOT_AT, Dataset, Json, Segment
 from sandbox.hubspot import Account, iso, wire_record
 
 MIN_ACCOUNT_CONTACTS = 30
@@ -38,6 +44,34 @@ SOURCES = (  # hs_analytics_source, _data_1, _data_2
     ("ORGANIC_SEARCH", "google", None),
     ("DIRECT_TRAFFIC", None, None),
 )
+SNAPSHOT = datetime.fromtimestamp(SNAPSHOT_AT, UTC)
+DEAL_AFTER_CONTACT_HOURS = (2.0, 48.0)
+# Contacts are created early enough for their deal to be created before the snapshot.
+LAST_CONTACT_CREATED = SNAPSHOT - timedelta(hours=DEAL_AFTER_CONTACT_HOURS[1] + 1)
+SEGMENT_PROPERTY = "hs_persona"
+PERSONAS: dict[Segment, str] = {  # the account's personas, by internal value
+    "dealer": "persona_1",
+    "developer": "persona_2",
+    "private": "persona_3",
+}
+
+
+@dataclass(frozen=True)
+class _Economics:
+    """How the contacts of one segment buy."""
+
+    share: float  # of the contacts
+    amount: tuple[int, int, int]  # low, high, step in RUB
+    win_chance: float  # of a deal that got past the second open stage
+
+
+ECONOMICS: dict[Segment, _Economics] = {
+    "dealer": _Economics(0.18, (400_000, 2_000_000, 5_000), 0.75),
+    "developer": _Economics(0.07, (800_000, 2_500_000, 10_000), 0.15),
+    "private": _Economics(0.67, (30_000, 90_000, 1_000), 0.35),
+    # Contacts nobody gave a persona: small retail orders, like private buyers'.
+    "unknown": _Economics(0.08, (30_000, 90_000, 1_000), 0.3),
+}
 
 
 @dataclass(frozen=True)
@@ -45,6 +79,7 @@ class AccountLeadTruth:
     """What one HubSpot contact is meant to be as a canonical lead (`hubspot:<id>`)."""
 
     lead_id: str
+    segment: Segment  # `unknown`: the contact has no persona
     phone_kind: str  # valid, duplicate (of an amoCRM phone), garbage, none
     deal_ids: tuple[int, ...]  # the deals it owns (it is their earliest created contact)
     won_amount: int
@@ -93,6 +128,7 @@ def _pipeline() -> Json:
 class _Planned:
     contact_id: str
     created: datetime
+    segment: Segment
     phone_kind: str
     utm_source: str | None
     deal_ids: list[int] = field(default_factory=list)
@@ -112,6 +148,7 @@ class _AccountBuilder:
     def add_contact(self, index: int) -> None:
         contact_id = str(FIRST_CONTACT_ID + index)
         created = self._created_at()
+        segment = self._segment()
         phone, phone_kind = self._phone(index)
         source, detail_1, detail_2 = SOURCES[index % len(SOURCES)]
         properties = {
@@ -122,10 +159,11 @@ class _AccountBuilder:
             "hs_analytics_source": source,
             "hs_analytics_source_data_1": detail_1,
             "hs_analytics_source_data_2": detail_2,
+            SEGMENT_PROPERTY: PERSONAS.get(segment),
         }
         record = wire_record(contact_id, properties, created, created + timedelta(hours=1))
         self._account.contacts[contact_id] = record
-        planned = _Planned(contact_id, created, phone_kind, source)
+        planned = _Planned(contact_id, created, segment, phone_kind, source)
         self._planned.append(planned)
         if index % 3 != 2:  # every third contact never gets a deal
             self._add_deal(planned, index)
@@ -142,12 +180,13 @@ class _AccountBuilder:
         self._merge_pairs()
         truth = {
             f"hubspot:{p.contact_id}": AccountLeadTruth(
-                f"hubspot:{p.contact_id}",
-                p.phone_kind,
-                tuple(p.deal_ids),
-                p.won_amount,
-                p.in_marts,
-                p.utm_source,
+                lead_id=f"hubspot:{p.contact_id}",
+                segment=p.segment,
+                phone_kind=p.phone_kind,
+                deal_ids=tuple(p.deal_ids),
+                won_amount=p.won_amount,
+                in_marts=p.in_marts,
+                utm_source=p.utm_source,
             )
             for p in self._planned
         }
@@ -159,26 +198,22 @@ class _AccountBuilder:
             gone, survivor = self._planned[index], self._planned[index - 1]
             if gone.deal_ids or not (gone.in_marts and survivor.in_marts):
                 continue
-            del self._account.contacts[gone.contact_id]
-            for contacts in self._account.deal_contacts.values():  # HubSpot moves the links
-                contacts[:] = [survivor.contact_id if c == gone.contact_id else c for c in contacts]
-            record = self._account.contacts[survivor.contact_id]
-            record["properties"]["hs_merged_object_ids"] = gone.contact_id
+            merged_at = max(gone.created, survivor.created) + timedelta(hours=2)
+            self._account.merge_contacts(gone.contact_id, survivor.contact_id, merged_at)
             gone.in_marts = False
 
     def _add_deal(self, owner: _Planned, index: int) -> None:
         deal_id = str(self._next_deal)
         self._next_deal += 1
-        created = owner.created + timedelta(hours=self._rng.uniform(2, 48))
+        economics = ECONOMICS[owner.segment]
+        created = owner.created + timedelta(hours=self._rng.uniform(*DEAL_AFTER_CONTACT_HOURS))
         furthest = self._rng.randrange(len(OPEN_STAGES))
-        outcome = (WON, LOST, None)[index % 3] if furthest >= 2 else (LOST, None)[index % 2]
-        history, moment = [], created
-        for stage_id, _, _ in OPEN_STAGES[: furthest + 1]:
-            history.append({"value": stage_id, "timestamp": iso(moment), "sourceType": "CRM_UI"})
-            moment += timedelta(days=self._rng.uniform(0.5, 6))
-        if outcome is not None:
-            history.append({"value": outcome, "timestamp": iso(moment), "sourceType": "CRM_UI"})
-        amount = self._rng.randrange(60_000, 900_000, 1000)
+        won = furthest >= 2 and self._rng.random() < economics.win_chance
+        planned_outcome = WON if won else self._rng.choice((LOST, None))
+        stages = [stage_id for stage_id, _, _ in OPEN_STAGES[: furthest + 1]]
+        history = self._history(created, [*stages, planned_outcome] if planned_outcome else stages)
+        outcome = history[-1]["value"] if history[-1]["value"] in (WON, LOST) else None
+        amount = self._rng.randrange(*economics.amount)
         properties = {
             "createdate": iso(created),
             "hs_lastmodifieddate": history[-1]["timestamp"],
@@ -195,15 +230,31 @@ class _AccountBuilder:
         self._account.deal_stage_history[deal_id] = list(reversed(history))  # newest first
         self._account.deal_contacts[deal_id] = [owner.contact_id]
         if index % 23 == 5:
-            self._account.archive("deals", deal_id, modified + timedelta(days=1))
+            archived_at = min(modified + timedelta(days=1), SNAPSHOT - timedelta(minutes=1))
+            self._account.archive("deals", deal_id, archived_at)
             return
         owner.deal_ids.append(int(deal_id))
         owner.won_amount += amount if outcome == WON else 0
 
+    def _history(self, created: datetime, stages: list[str]) -> list[Json]:
+        """`dealstage` values of a deal entering `stages` in turn from `created`, oldest
+        first; a deal still on its way at the snapshot stays where it then was."""
+        history, moment = [], created
+        for stage_id in stages:
+            if moment >= SNAPSHOT:
+                break
+            history.append({"value": stage_id, "timestamp": iso(moment), "sourceType": "CRM_UI"})
+            moment += timedelta(days=self._rng.uniform(0.5, 6))
+        return history
+
     def _created_at(self) -> datetime:
         start = datetime(FIRST_DAY.year, FIRST_DAY.month, FIRST_DAY.day, tzinfo=UTC)
-        span = (LAST_DAY - FIRST_DAY).days * 86_400
+        span = int((LAST_CONTACT_CREATED - start).total_seconds())
         return start + timedelta(seconds=self._rng.randrange(span))
+
+    def _segment(self) -> Segment:
+        weights = [economics.share for economics in ECONOMICS.values()]
+        return self._rng.choices(list(ECONOMICS), weights=weights)[0]
 
     def _phone(self, index: int) -> tuple[str | None, str]:
         """Every 5th contact an amoCRM lead's phone, every 9th garbage, every 11th none."""

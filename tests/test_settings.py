@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from funnelhouse.connections import base_url
-from funnelhouse.settings import ConfigError, Paths, load_config
+from funnelhouse.settings import KNOWN_SOURCES, ConfigError, Paths, load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -12,9 +12,9 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_shipped_config_enables_amocrm_bitrix24_and_yandex() -> None:
+def test_shipped_config_enables_every_source_the_demo_serves() -> None:
     config = load_config()
-    assert [s.name for s in config.sources] == ["amocrm", "bitrix24", "yandex_direct"]
+    assert sorted(s.name for s in config.sources) == sorted(KNOWN_SOURCES)
     assert config.time_zone.key == "Europe/Moscow"
     assert config.source("yandex_direct").options["lookback_days"] == 3
 

@@ -87,7 +87,7 @@ def test_backfill_params_take_a_date_range_and_default_to_every_source(dagbag: D
         {"date_from": "2026-03-01", "date_to": "31.03.2026"},
         {"date_from": "2026-02-30", "date_to": "2026-03-31"},
         {"date_from": "2026-03-01", "date_to": "2026-03-31", "sources": []},
-        {"date_from": "2026-03-01", "date_to": "2026-03-31", "sources": ["hubspot"]},
+        {"date_from": "2026-03-01", "date_to": "2026-03-31", "sources": ["salesforce"]},  # unknown
         {"date_from": "2026-03-01", "date_to": "2026-03-31", "sources": ["amocrm", "amocrm"]},
     ],
 )

@@ -1,7 +1,8 @@
 """The nightly DAG through Airflow against the sandbox, checked against what the sandbox planted.
 
 Expected values come from the generator's ground truth (`Dataset.truth` of amoCRM, the
-Bitrix24 portal's `Portal.truth`, `ad_stats`), never from the pipeline under test. Two runs
+Bitrix24 portal's `Portal.truth`, the HubSpot account's `GeneratedAccount.truth`, each ad
+platform's statistics and the CBR's rates), never from the pipeline under test. Two runs
 of the same logical date must give identical marts.
 """
 
@@ -19,6 +20,7 @@ from funnelhouse import local_airflow
 from funnelhouse.demo import DEMO_LOGICAL_DATE, running_sandbox, sandbox_connections
 from sandbox.bitrix24_portal import generate_portal
 from sandbox.generator import Dataset, generate
+from sandbox.hubspot_account import generate_account
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +43,7 @@ def _mart_rows(warehouse: Path) -> list[tuple[object, ...]]:
 
 @dataclass(frozen=True)
 class PlantedLead:
-    """What the sandbox planted in one live lead of either CRM."""
+    """What the sandbox planted in one live lead of any CRM."""
 
     segment: str
     won_amount: int
@@ -55,7 +57,8 @@ def dataset() -> Dataset:
 
 @pytest.fixture(scope="module")
 def live(dataset: Dataset) -> list[PlantedLead]:
-    """The live leads of amoCRM and of the Bitrix24 portal (which lists no deleted one)."""
+    """The live leads of amoCRM, of the Bitrix24 portal (which lists no deleted one) and of
+    the HubSpot account (its contacts neither archived nor merged away)."""
     amocrm = [
         PlantedLead(t.segment, t.won_amount, t.phone_kind in ("valid", "duplicate"))
         for t in dataset.truth.values()
@@ -65,8 +68,14 @@ def live(dataset: Dataset) -> list[PlantedLead]:
         PlantedLead(t.segment, t.won_amount, t.phone_kind in ("valid", "duplicate"))
         for t in generate_portal(dataset).truth.values()
     ]
+    hubspot = [
+        PlantedLead(t.segment, t.won_amount, t.phone_kind in ("valid", "duplicate"))
+        for t in generate_account(dataset).truth.values()
+        if t.in_marts
+    ]
     assert bitrix24, "the demo runs with the Bitrix24 portal"
-    return amocrm + bitrix24
+    assert hubspot, "the demo runs with the HubSpot account"
+    return amocrm + bitrix24 + hubspot
 
 
 @pytest.fixture(scope="module")
@@ -123,10 +132,36 @@ def test_private_buyers_are_most_leads_but_dealers_bring_the_revenue(
         assert _grand_total(con, "private", "revenue") / total_revenue < Decimal("0.1")
 
 
-def test_all_ad_spend_of_the_sandbox_is_in_the_mart(nightly: NightlyRuns, dataset: Dataset) -> None:
-    planted = sum(Decimal(row["Cost"]) for row in dataset.ad_stats) / 1_000_000
+def _roubles(cost_micros: int, currency: str, day: str, rates: list[dict]) -> Decimal:
+    """A planted cost in roubles at the last CBR rate published on or before its day."""
+    cost = Decimal(cost_micros) / 1_000_000
+    if currency == "RUB":
+        return cost
+    published = [r for r in rates if r["CharCode"] == currency and r["Date"] <= day]
+    rate = max(published, key=lambda r: r["Date"])
+    return cost * rate["Value"] / rate["Nominal"]
+
+
+def test_every_platforms_spend_reaches_the_mart_in_roubles(
+    nightly: NightlyRuns, dataset: Dataset
+) -> None:
+    planted = {
+        platform: sum(
+            _roubles(row["Cost"], account.currency, row["Date"], dataset.currency_rates)
+            for row in rows
+        )
+        for platform, (account, rows) in dataset.platform_stats().items()
+    }
+    assert {"USD", "EUR"} <= {account.currency for account, _ in dataset.platform_stats().values()}
     with duckdb.connect(str(nightly.warehouse), read_only=True) as con:
-        assert _grand_total(con, "all", "spend") == planted
+        for platform, expected in planted.items():
+            spend = con.execute(
+                "select sum(spend) from marts.mart_unit_economics"
+                " where segment = 'all' and channel = ?",
+                [platform],
+            ).fetchone()[0]
+            assert Decimal(str(spend)) == expected, platform
+        assert _grand_total(con, "all", "spend") == sum(planted.values())
 
 
 def test_quality_gate_sees_the_planted_share_of_invalid_phones(
@@ -151,8 +186,10 @@ def test_a_second_run_of_the_same_night_changes_no_mart_row(nightly: NightlyRuns
 
 
 def test_the_token_never_reaches_a_log(nightly: NightlyRuns) -> None:
-    """TOKEN is every sandbox's token, the Bitrix24 webhook code (a URL path secret) too."""
+    """TOKEN is every sandbox's token, the Bitrix24 webhook code (a URL path secret) and the
+    HubSpot bearer token too."""
     for log in nightly.logs:
         assert "Task instance state updated" in log  # the log is the task log, not empty
         assert "bitrix24 leads: done" in log  # the webhook was called in this run
+        assert "hubspot contacts: done" in log  # so was HubSpot, with its bearer token
         assert TOKEN not in log

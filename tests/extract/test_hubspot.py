@@ -14,6 +14,7 @@ from extract.connection import SourceConnection
 from extract.hubspot import (
     DEFAULT_UTM_PROPERTIES,
     _epoch_ms,
+    named_properties,
     parse_contact,
     parse_deal,
     parse_deal_contacts,
@@ -139,6 +140,27 @@ def test_utm_properties_are_configurable() -> None:
     assert utm_properties(custom) == ("utm_source",)
     with pytest.raises(ValueError, match="utm_properties"):
         utm_properties(SourceConnection("https://x", "pat-1", extra={"utm_properties": "a"}))
+
+
+def test_the_segment_property_is_the_persona_unless_configured() -> None:
+    default = SourceConnection("https://api.hubapi.com", "pat-1")
+    assert named_properties(default) == (
+        "hs_analytics_source", "hs_analytics_source_data_1", "hs_analytics_source_data_2",
+        "hs_persona",
+    )  # fmt: skip
+    custom = SourceConnection(
+        "https://api.hubapi.com",
+        "pat-1",
+        extra={"utm_properties": ["utm_source", "client_type"], "segment_property": "client_type"},
+    )
+    assert named_properties(custom) == ("utm_source", "client_type")  # asked for once
+
+
+@pytest.mark.parametrize("value", [["client_type"], "  ", None])
+def test_a_segment_property_that_is_not_a_name_is_refused(value: object) -> None:
+    conn = SourceConnection("https://x", "pat-1", extra={"segment_property": value})
+    with pytest.raises(ValueError, match=r"extra\.segment_property"):
+        named_properties(conn)
 
 
 @pytest.mark.parametrize(

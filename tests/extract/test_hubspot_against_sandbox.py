@@ -20,7 +20,7 @@ from extract.landing import RawLanding
 from extract.schemas import SCHEMAS
 from sandbox import generate
 from sandbox.hubspot import Account, iso, start_hubspot, wire_record
-from sandbox.hubspot_account import generate_account
+from sandbox.hubspot_account import PERSONAS, generate_account
 
 TOKEN = "pat-na1-sandbox-0001"
 SEARCH_PATH = "/crm/v3/objects/contacts/search"
@@ -248,6 +248,14 @@ def test_reference_account_lands_as_its_truth_says(tmp_path: Path) -> None:
     contacts = _landed(landing, "contacts")
     live = {f"hubspot:{r['contact_id']}" for r in contacts if not r["archived"]}
     assert live == {lead for lead, t in truth.items() if t.in_marts}
+    personas = {
+        f"hubspot:{r['contact_id']}": {p["name"]: p["value"] for p in r["properties"]}["hs_persona"]
+        for r in contacts
+    }
+    assert personas == {lead: PERSONAS.get(truth[lead].segment) for lead in personas}
+    assert {t.segment for t in truth.values() if t.in_marts} == {
+        "dealer", "developer", "private", "unknown",
+    }  # fmt: skip
     assert any(r["merged_object_ids"] for r in contacts)
     assert any(t.phone_kind == "duplicate" and t.in_marts for t in truth.values())
     deals = {r["deal_id"]: r for r in _landed(landing, "deals")}
@@ -257,6 +265,28 @@ def test_reference_account_lands_as_its_truth_says(tmp_path: Path) -> None:
     # Links and history come for the deals search found: the live ones.
     links = _landed(landing, "deal_contacts")
     assert {r["deal_id"] for r in links} == live_deals
+    pairs = [(r["deal_id"], r["contact_id"]) for r in links]
+    assert len(pairs) == len(set(pairs))  # each association once in a run
     assert any(sum(r["deal_id"] == d for r in links) > 1 for d in live_deals)  # shared deals
     history_deals = {r["deal_id"] for r in _landed(landing, "stage_history")}
     assert history_deals == live_deals
+
+
+def test_a_merge_moves_the_deals_to_the_survivor_once_and_names_the_merged_contact(
+    tmp_path: Path,
+) -> None:
+    """Contact 2 shares deal 901 with contact 1 and is merged into it within the window."""
+    account = _account()
+    merged_at = T0 + timedelta(hours=5)
+    account.merge_contacts("2", "1", merged_at)
+    with start_hubspot(account, token=TOKEN, search_per_second=10_000) as srv:
+        landing, _ = _extract(srv.url, tmp_path)
+        swept = RawLanding(tmp_path / "sweep", "hubspot", "run-1")
+        sweep_ids(SourceConnection(srv.url, TOKEN), swept, client=_client(srv.url))
+    contacts = {r["contact_id"]: r for r in _landed(landing, "contacts")}
+    assert 2 not in contacts
+    assert contacts[1]["merged_object_ids"] == [2]
+    assert contacts[1]["updated_at"] == merged_at
+    links = [(r["deal_id"], r["contact_id"]) for r in _landed(landing, "deal_contacts")]
+    assert links == [(901, 1)]
+    assert 2 not in {r["contact_id"] for r in _landed(swept, "contact_ids")}

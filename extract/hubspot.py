@@ -6,10 +6,15 @@ found through `POST /crm/v3/objects/{type}/search` on their last-modified proper
 ascending; property values are strings, dates in filters are epoch milliseconds and dates
 in answers ISO 8601.
 
-One search query yields at most 10,000 results (paging past them is a 400). A query that
-reaches the cap is restarted from the last timestamp seen; the records sharing that
-timestamp are first drained by id (`hs_object_id > last id`, sorted by id), so even more
-than 10,000 records with one timestamp cannot make the restart loop.
+Search pages by offset (`after`) into the current results, so a record edited while they
+are listed (its new modified date leaves the window) moves every later record up one place
+and the next page would skip one, which no later night brings back. So no page is read by
+offset: each is the first page of a new query starting at the last modified time read
+(`GTE`), skipping the ids already read at that time (amoCRM's listings do the same). Search
+takes one sort, so ties have no order to resume in: when a whole page shares one time, that
+time's records are read by id instead (`EQ` that time, `hs_object_id > last id`, sorted by
+id), then the listing goes on after it (`GT`). Every page is still one request, and as no
+query is read past its first page, the 10,000-result cap of a query is never reached.
 
 Search omits archived records and associations: deal-contact links come from the v4
 associations batch read, deal stage history from the batch read with
@@ -33,7 +38,6 @@ from extract.progress import Progress
 
 SOURCE = "hubspot"
 REQUESTS_PER_SECOND = 5  # the search endpoints' limit per account
-SEARCH_RESULT_CAP = 10_000  # results one search query can page through
 SEARCH_PAGE_SIZE = 200  # the search endpoints' maximum `limit`
 LIST_PAGE_SIZE = 100  # the objects list endpoints' maximum `limit`
 BATCH_SIZE = 100  # inputs per batch read
@@ -152,10 +156,14 @@ def _epoch_ms(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class _Query:
-    """One search query: its filters and the property it sorts on."""
+    """One search query: its filters (ANDed) and the property it sorts on, ascending."""
 
     filters: tuple[dict[str, str], ...]
     sort: str
+
+
+def _filter(name: str, operator: str, value: str) -> dict[str, str]:
+    return {"propertyName": name, "operator": operator, "value": value}
 
 
 def search_modified(
@@ -165,102 +173,87 @@ def search_modified(
     start: datetime,
     end: datetime,
     *,
-    result_cap: int = SEARCH_RESULT_CAP,
+    page_size: int = SEARCH_PAGE_SIZE,
 ) -> Iterator[Page]:
-    """Pages of the records whose last-modified property is in [start, end), each once.
-
-    Sorted by that property; a query about to page past `result_cap` restarts (see the
-    module docstring). Records seen at the last timestamp are remembered, so the id
-    drain that follows a restart does not land them twice.
+    """Pages of the records whose last-modified property is in [start, end), each once
+    however the records change meanwhile: every page is a new query from the last
+    modified time read (see the module docstring), never an offset.
     """
     modified = MODIFIED_PROPERTY[object_type]
-    until = {"propertyName": modified, "operator": "LT", "value": _epoch_ms(end)}
-    query = _Query(
-        ({"propertyName": modified, "operator": "GTE", "value": _epoch_ms(start)}, until),
-        modified,
-    )
-    last_ts: str | None = None
-    seen_at_last_ts: set[str] = set()
+    until = _filter(modified, "LT", _epoch_ms(end))
+    since_ms, operator = int(_epoch_ms(start)), "GTE"
+    seen_at_since: set[str] = set()  # ids already yielded that were modified at since_ms
     while True:
-        exhausted = True
-        for page, capped in _search_pages(client, object_type, properties, query, result_cap):
-            fresh = [r for r in page.records if _raw_id(r) not in seen_at_last_ts]
-            for record in fresh:
-                ts = _raw_property(record, modified)
-                if ts != last_ts:
-                    last_ts, seen_at_last_ts = ts, set()
-                seen_at_last_ts.add(_raw_id(record))
-            yield Page(fresh, page.received_at)
-            exhausted = not capped
-        if exhausted:
+        query = _Query((_filter(modified, operator, str(since_ms)), until), modified)
+        page, more = _search_page(client, object_type, properties, query, page_size)
+        fresh = [
+            record
+            for record in page.records
+            # A record read at since_ms and edited since then is back at a later time.
+            if _raw_id(record) not in seen_at_since or _modified_ms(record, modified) != since_ms
+        ]
+        yield Page(fresh, page.received_at)
+        if not more:
             return
-        if last_ts is None:
-            raise SourceResponseError(f"{SOURCE}: {object_type} search hit its cap without dates")
-        at_ts = {"propertyName": modified, "operator": "EQ", "value": _ms_of_iso(last_ts)}
-        yield from _drain_by_id(client, object_type, properties, at_ts, seen_at_last_ts, result_cap)
-        after_ts = {"propertyName": modified, "operator": "GT", "value": _ms_of_iso(last_ts)}
-        query = _Query((after_ts, until), modified)
+        times = [_modified_ms(record, modified) for record in page.records]
+        last = max(times)
+        at_last = {_raw_id(r) for r, ms in zip(page.records, times, strict=True) if ms == last}
+        if min(times) < last:
+            since_ms, operator, seen_at_since = last, "GTE", at_last
+            continue
+        # The whole page shares one time, so a query from it would return this page again:
+        # read that time's records by id, then go on after it.
+        seen = at_last | (seen_at_since if since_ms == last else set())
+        at_time = _filter(modified, "EQ", str(last))
+        yield from _drain_by_id(client, object_type, properties, at_time, seen, page_size)
+        since_ms, operator, seen_at_since = last, "GT", set()
 
 
 def _drain_by_id(
     client: HttpClient,
     object_type: str,
     properties: Sequence[str],
-    at_ts: dict[str, str],
+    at_time: dict[str, str],
     seen: set[str],
-    result_cap: int,
+    page_size: int,
 ) -> Iterator[Page]:
-    """Every record with one timestamp, by ascending id, skipping those already seen."""
-    last_id: str | None = None
+    """Every record modified at one time, by ascending id, but those in `seen`; each page
+    is a new query after the last id read, so however many share the time, no query pages
+    past the result cap and no edit meanwhile moves a record past the reader."""
+    last_id: int | None = None
     while True:
-        after_id = (
-            ({"propertyName": ID_PROPERTY, "operator": "GT", "value": last_id},)
-            if last_id is not None
-            else ()
-        )
-        query = _Query((at_ts, *after_id), ID_PROPERTY)
-        exhausted = True
-        for page, capped in _search_pages(client, object_type, properties, query, result_cap):
-            ids = [i for r in page.records if (i := _raw_id(r))]
-            if ids:
-                last_id = max(ids, key=int)
-            fresh = [r for r in page.records if _raw_id(r) not in seen]
-            seen.update(_raw_id(r) for r in fresh)
-            yield Page(fresh, page.received_at)
-            exhausted = not capped
-        if exhausted:
+        after_id = () if last_id is None else (_filter(ID_PROPERTY, "GT", str(last_id)),)
+        query = _Query((at_time, *after_id), ID_PROPERTY)
+        page, more = _search_page(client, object_type, properties, query, page_size)
+        yield Page([r for r in page.records if _raw_id(r) not in seen], page.received_at)
+        if not more:
             return
+        ids = [int(i) for r in page.records if (i := _raw_id(r)).isdigit()]
+        if not ids or (last_id is not None and max(ids) <= last_id):
+            raise SourceResponseError(f"{SOURCE}: {object_type} search by id does not advance")
+        last_id = max(ids)
 
 
-def _search_pages(
+def _search_page(
     client: HttpClient,
     object_type: str,
     properties: Sequence[str],
     query: _Query,
-    result_cap: int,
-) -> Iterator[tuple[Page, bool]]:
-    """Pages of one query, each with whether the query stops there only because of the cap."""
+    limit: int,
+) -> tuple[Page, bool]:
+    """The first `limit` results of a query, and whether more follow."""
     path = f"/crm/v3/objects/{object_type}/search"
-    after: str | None = None
-    received = 0
-    while True:
-        limit = min(SEARCH_PAGE_SIZE, result_cap - received)
-        body = {
-            "filterGroups": [{"filters": list(query.filters)}],
-            "sorts": [{"propertyName": query.sort, "direction": "ASCENDING"}],
-            "properties": list(properties),
-            "limit": limit,
-            **({"after": after} if after else {}),
-        }
-        answer = _answer(client, "POST", path, json=body)
-        received += len(answer["results"])
-        after = _next_after(answer)
-        capped = after is not None and received >= result_cap
-        yield Page(answer["results"], utc_now()), capped
-        if after is None or capped:
-            return
-        if not answer["results"]:
-            raise SourceResponseError(f"{SOURCE}: {path} paging does not advance")
+    body = {
+        "filterGroups": [{"filters": list(query.filters)}],
+        "sorts": [{"propertyName": query.sort, "direction": "ASCENDING"}],
+        "properties": list(properties),
+        "limit": limit,
+    }
+    answer = _answer(client, "POST", path, json=body)
+    more = _next_after(answer) is not None
+    if more and not answer["results"]:
+        raise SourceResponseError(f"{SOURCE}: {path} offers a next page after an empty one")
+    return Page(answer["results"], utc_now()), more
 
 
 def batch_read_history(client: HttpClient, deal_ids: Sequence[str]) -> Iterator[Page]:
@@ -299,12 +292,17 @@ def _raw_property(record: Any, name: str) -> str | None:
     return properties.get(name) if isinstance(properties, Mapping) else None
 
 
-def _ms_of_iso(value: str) -> str:
-    """A date of an answer (ISO) as a filter value (epoch ms); a bad one fails the query."""
+def _modified_ms(record: Any, modified: str) -> int:
+    """The record's modified time (ISO in answers) in epoch ms, as filters compare it; a
+    record without a readable one fails the listing, since it cannot place the next page."""
+    value = _raw_property(record, modified)
+    shown = f"{SOURCE}: search returned record {_raw_id(record) or '(no id)'}"
+    if not isinstance(value, str):
+        raise SourceResponseError(f"{shown} without {modified}: {value!r}")
     try:
-        return _epoch_ms(_parse_time(value))
+        return int(_epoch_ms(_parse_time(value)))
     except RecordParseError as exc:
-        raise SourceResponseError(f"{SOURCE}: search returned a bad date: {exc}") from None
+        raise SourceResponseError(f"{shown} with a bad {modified}: {exc}") from None
 
 
 # --- parse: field helpers ---------------------------------------------------------------
@@ -619,14 +617,14 @@ def extract_hubspot(
     updated_from: datetime,
     updated_to: datetime,
     client: HttpClient | None = None,
-    result_cap: int = SEARCH_RESULT_CAP,
+    page_size: int = SEARCH_PAGE_SIZE,
 ) -> dict[str, int]:
     """Land the deal stages, the contacts and deals modified in [updated_from, updated_to)
     with those deals' contacts and stage history, and every archived contact and deal;
     rows written per entity.
 
     `client` replaces the one built from `conn` (tests inject fake sleeps through it);
-    `result_cap` is the search cap, lowered only by tests.
+    `page_size` is the search `limit`, lowered only by tests.
     """
     _check_window(updated_from, updated_to)
     named = named_properties(conn)
@@ -637,12 +635,12 @@ def extract_hubspot(
         _land(landing, "stages", "pipeline", _stages(http), parse_pipeline)
         contact_properties = (*CONTACT_PROPERTIES, *named)
         contacts = search_modified(
-            http, "contacts", contact_properties, updated_from, updated_to, result_cap=result_cap
+            http, "contacts", contact_properties, updated_from, updated_to, page_size=page_size
         )
         _land(landing, "contacts", "contact", contacts, lambda r: parse_contact(r, named))
         deal_properties = (*DEAL_PROPERTIES, *named)
         deals = search_modified(
-            http, "deals", deal_properties, updated_from, updated_to, result_cap=result_cap
+            http, "deals", deal_properties, updated_from, updated_to, page_size=page_size
         )
         _land_deals(landing, http, deals, named)
         # Archiving leaves the modified date alone and hides a record from search.

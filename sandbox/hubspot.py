@@ -75,6 +75,15 @@ class Account:
         record["archived"] = True
         record["archivedAt"] = iso(at)
 
+    def edit(
+        self, object_type: str, object_id: str, at: datetime, properties: Json | None = None
+    ) -> None:
+        """Edit as HubSpot does: `properties` change and the modified date moves to `at`."""
+        record = self.objects(object_type)[object_id]
+        record["properties"].update(properties or {})
+        record["properties"][MODIFIED_PROPERTY[object_type]] = iso(at)
+        record["updatedAt"] = iso(at)
+
     def merge_contacts(self, gone_id: str, survivor_id: str, at: datetime) -> None:
         """Merge as HubSpot does: the merged-away contact leaves every listing, its deals
         move to the survivor (a deal already linked to it keeps one link), and the survivor,
@@ -89,9 +98,8 @@ class Account:
             *(gone["properties"].get("hs_merged_object_ids") or "").split(";"),
             gone_id,
         ]
-        survivor["hs_merged_object_ids"] = ";".join(i for i in merged if i)
-        survivor["lastmodifieddate"] = iso(at)
-        self.contacts[survivor_id]["updatedAt"] = iso(at)
+        merged_ids = ";".join(i for i in merged if i)
+        self.edit("contacts", survivor_id, at, {"hs_merged_object_ids": merged_ids})
 
 
 def wire_record(

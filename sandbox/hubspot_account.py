@@ -8,22 +8,42 @@ says what each canonical lead is meant to come out as.
 Planted on purpose: deals associated with two contacts (the deal belongs to the earlier
 created one), contacts without a deal, archived contacts and deals, contacts merged into
 another one (gone from every listing, named in the survivor's `hs_merged_object_ids`),
-phones shared with amoCRM leads, garbage phones, UTM tags in HubSpot's analytics source
-properties, and the segment as the contact's buyer persona (`hs_persona`, whose values
-are internal names such as `persona_1`), missing on some contacts. The economics follow
-the amoCRM reference case: dealers are few and bring most of the revenue, private buyers
-are most of the contacts with small deals.
+phones shared with amoCRM leads, garbage phones, and the segment as the contact's buyer
+persona (`hs_persona`, whose values are internal names such as `persona_1`), missing on
+some contacts. The economics follow the amoCRM reference case: dealers are few and bring
+most of the revenue, private buyers are most of the contacts with small deals.
+
+Where a contact came from is where HubSpot keeps it in a portal without custom
+properties: the original source (`hs_analytics_source`) and its two drill-downs, filled
+as HubSpot documents them (knowledge base, "Understand Original and Latest source
+properties"). Contacts of the site's forms came from the reference case's ad campaigns
+(paid search: the link's utm_campaign, a campaign id or name, in drill-down 1; paid
+social: the network in drill-down 1, utm_campaign in 2), from organic search, email,
+referrals, organic social or direct visits; dealers and developers were entered by the
+sales team (an offline source) and, typed in by hand, have no garbage phone.
 
 Nothing happens after the reference snapshot: a deal still walking its pipeline then
 stays open where it is.
 """
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sandbox.bitrix24_portal import amocrm_phones
-from sandbox.generator import FIRST_DAY, SNAPSHOT_AT, Dataset, Json, Segment
+from sandbox.generator import (
+    ALL_CAMPAIGNS,
+    CAMPAIGN_NAME_AS_UTM_SHARE,
+    CAMPAIGN_WITHOUT_LEADS,
+    FIRST_DAY,
+    MOSCOW,
+    SNAPSHOT_AT,
+    Campaign,
+    Dataset,
+    Json,
+    Segment,
+)
 from sandbox.hubspot import Account, iso, wire_record
 
 MIN_ACCOUNT_CONTACTS = 30
@@ -39,10 +59,44 @@ OPEN_STAGES = (  # HubSpot's default sales pipeline
     ("contractsent", "Contract Sent", "0.9"),
 )
 WON, LOST = "closedwon", "closedlost"
-SOURCES = (  # hs_analytics_source, _data_1, _data_2
-    ("PAID_SEARCH", "yandex", "brand_msk"),
-    ("ORGANIC_SEARCH", "google", None),
-    ("DIRECT_TRAFFIC", None, None),
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A contact's original source as HubSpot keeps it, and the channel METRICS.md makes of
+    it with the shipped seeds."""
+
+    hs_source: str  # hs_analytics_source
+    drill_down_1: str | None  # hs_analytics_source_data_1
+    drill_down_2: str | None  # hs_analytics_source_data_2
+    channel: str
+
+
+# Created by hand in the CRM: dealers come through the dealer network, developers through
+# tenders, so no link names a campaign.
+ENTERED_BY_SALES = _Source("OFFLINE", "CRM_UI", None, "unattributed")
+NONPAID_SOURCES = {  # organic search hides the search term; email: utm_campaign, email name
+    "organic": _Source("ORGANIC_SEARCH", None, "yandex.ru", "organic"),
+    "email": _Source("EMAIL_MARKETING", "spring_catalog", "Весенний каталог 2026", "email"),
+    "referral": _Source("REFERRALS", "dealers-map.ru", "https://dealers-map.ru/moscow", "referral"),
+    "social": _Source("SOCIAL_MEDIA", "Facebook", None, "social"),
+    "direct": _Source("DIRECT_TRAFFIC", None, None, "unattributed"),
+}
+PAID_SOURCES = {  # HubSpot's source of each platform's clicks
+    "yandex_direct": "PAID_SEARCH",
+    "google_ads": "PAID_SEARCH",
+    "meta_ads": "PAID_SOCIAL",
+}
+# The source of each next contact from the site's forms, in turn: most come from ads.
+WEB_SOURCES = (
+    "yandex_direct", "google_ads", "meta_ads", "organic", "yandex_direct", "email",
+    "yandex_direct", "referral", "google_ads", "social", "meta_ads", "direct",
+)  # fmt: skip
+SOCIAL_NETWORKS = ("Facebook", "Instagram")  # drill-down 1 of Meta's placements
+# Names more than one platform's campaigns have: paid search keeps no network to tell them
+# apart, so such a campaign is named by its id.
+SHARED_CAMPAIGN_NAMES = frozenset(
+    name for name, n in Counter(c.name for c in ALL_CAMPAIGNS).items() if n > 1
 )
 SNAPSHOT = datetime.fromtimestamp(SNAPSHOT_AT, UTC)
 DEAL_AFTER_CONTACT_HOURS = (2.0, 48.0)
@@ -84,7 +138,7 @@ class AccountLeadTruth:
     deal_ids: tuple[int, ...]  # the deals it owns (it is their earliest created contact)
     won_amount: int
     in_marts: bool  # False once archived or merged away
-    utm_source: str | None
+    channel: str  # as METRICS.md attributes it: an ad platform or a non-paid channel
 
 
 @dataclass
@@ -130,7 +184,7 @@ class _Planned:
     created: datetime
     segment: Segment
     phone_kind: str
-    utm_source: str | None
+    channel: str
     deal_ids: list[int] = field(default_factory=list)
     won_amount: int = 0
     in_marts: bool = True
@@ -144,33 +198,34 @@ class _AccountBuilder:
         self._planned: list[_Planned] = []
         self._next_deal = FIRST_DEAL_ID
         self._last_phone = 0
+        self._web_contacts = 0
 
     def add_contact(self, index: int) -> None:
         contact_id = str(FIRST_CONTACT_ID + index)
         created = self._created_at()
         segment = self._segment()
-        phone, phone_kind = self._phone(index)
-        source, detail_1, detail_2 = SOURCES[index % len(SOURCES)]
+        source = self._source(segment, created)
+        phone, phone_kind = self._phone(index, typed_by_hand=source is ENTERED_BY_SALES)
         properties = {
             "createdate": iso(created),
             "lastmodifieddate": iso(created + timedelta(hours=1)),
             "lifecyclestage": "lead",
             "phone": phone,
-            "hs_analytics_source": source,
-            "hs_analytics_source_data_1": detail_1,
-            "hs_analytics_source_data_2": detail_2,
+            "hs_analytics_source": source.hs_source,
+            "hs_analytics_source_data_1": source.drill_down_1,
+            "hs_analytics_source_data_2": source.drill_down_2,
             SEGMENT_PROPERTY: PERSONAS.get(segment),
         }
         record = wire_record(contact_id, properties, created, created + timedelta(hours=1))
         self._account.contacts[contact_id] = record
-        planned = _Planned(contact_id, created, segment, phone_kind, source)
+        planned = _Planned(contact_id, created, segment, phone_kind, source.channel)
         self._planned.append(planned)
         if index % 3 != 2:  # every third contact never gets a deal
             self._add_deal(planned, index)
         if index % 10 == 7 and len(self._planned) > 1:
             # A later contact of an earlier deal: the deal stays with the earlier contact.
             earlier = self._planned[-2]
-            if earlier.deal_ids:
+            if earlier.deal_ids and earlier.created < created:
                 self._account.deal_contacts[str(earlier.deal_ids[0])].append(contact_id)
         if index % 17 == 11:
             self._account.archive("contacts", contact_id, created + timedelta(days=2))
@@ -186,7 +241,7 @@ class _AccountBuilder:
                 deal_ids=tuple(p.deal_ids),
                 won_amount=p.won_amount,
                 in_marts=p.in_marts,
-                utm_source=p.utm_source,
+                channel=p.channel,
             )
             for p in self._planned
         }
@@ -256,11 +311,48 @@ class _AccountBuilder:
         weights = [economics.share for economics in ECONOMICS.values()]
         return self._rng.choices(list(ECONOMICS), weights=weights)[0]
 
-    def _phone(self, index: int) -> tuple[str | None, str]:
-        """Every 5th contact an amoCRM lead's phone, every 9th garbage, every 11th none."""
-        if index % 9 == 4:
+    def _source(self, segment: Segment, created: datetime) -> _Source:
+        """Dealers and developers entered by the sales team; everyone else from the site's
+        forms, from each of WEB_SOURCES in turn."""
+        if segment in ("dealer", "developer"):
+            return ENTERED_BY_SALES
+        kind = WEB_SOURCES[self._web_contacts % len(WEB_SOURCES)]
+        self._web_contacts += 1
+        if kind in PAID_SOURCES:
+            return self._paid_source(kind, created.astimezone(MOSCOW).date())
+        return NONPAID_SOURCES[kind]
+
+    def _paid_source(self, platform: str, day: date) -> _Source:
+        """A click on one of the platform's campaigns running that day: its link's
+        utm_campaign is the campaign id or, now and then, its name as typed by hand."""
+        silent_id, silent_month = CAMPAIGN_WITHOUT_LEADS
+        running = [
+            c
+            for c in ALL_CAMPAIGNS
+            if c.platform == platform
+            and c.first_day <= day
+            and not (c.id == silent_id and day.replace(day=1) == silent_month)
+        ]
+        campaign = self._rng.choices(running, weights=[c.conversion for c in running])[0]
+        utm_campaign = self._utm_campaign(campaign)
+        if PAID_SOURCES[platform] == "PAID_SOCIAL":
+            network = self._rng.choice(SOCIAL_NETWORKS)
+            return _Source("PAID_SOCIAL", network, utm_campaign, platform)
+        return _Source("PAID_SEARCH", utm_campaign, None, platform)
+
+    def _utm_campaign(self, campaign: Campaign) -> str:
+        named = self._rng.random() < CAMPAIGN_NAME_AS_UTM_SHARE
+        if campaign.name in SHARED_CAMPAIGN_NAMES or not named:
+            return str(campaign.id)
+        cased = self._rng.choice((campaign.name, campaign.name.lower(), campaign.name.upper()))
+        return f" {cased} "
+
+    def _phone(self, index: int, *, typed_by_hand: bool) -> tuple[str | None, str]:
+        """Every 5th contact an amoCRM lead's phone; of those from the site's forms every
+        9th garbage and every 11th none."""
+        if index % 9 == 4 and not typed_by_hand:
             return "нет", "garbage"
-        if index % 11 == 10:
+        if index % 11 == 10 and not typed_by_hand:
             return None, "none"
         if index % 5 == 0 and self._amocrm_phones:
             return self._amocrm_phones[index // 5 % len(self._amocrm_phones)], "duplicate"

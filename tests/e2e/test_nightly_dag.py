@@ -20,7 +20,7 @@ from funnelhouse import local_airflow
 from funnelhouse.demo import DEMO_LOGICAL_DATE, running_sandbox, sandbox_connections
 from sandbox.bitrix24_portal import generate_portal
 from sandbox.generator import Dataset, generate
-from sandbox.hubspot_account import generate_account
+from sandbox.hubspot_account import AccountLeadTruth, generate_account
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +56,12 @@ def dataset() -> Dataset:
 
 
 @pytest.fixture(scope="module")
-def live(dataset: Dataset) -> list[PlantedLead]:
+def hubspot_truth(dataset: Dataset) -> dict[str, AccountLeadTruth]:
+    return generate_account(dataset).truth
+
+
+@pytest.fixture(scope="module")
+def live(dataset: Dataset, hubspot_truth: dict[str, AccountLeadTruth]) -> list[PlantedLead]:
     """The live leads of amoCRM, of the Bitrix24 portal (which lists no deleted one) and of
     the HubSpot account (its contacts neither archived nor merged away)."""
     amocrm = [
@@ -70,7 +75,7 @@ def live(dataset: Dataset) -> list[PlantedLead]:
     ]
     hubspot = [
         PlantedLead(t.segment, t.won_amount, t.phone_kind in ("valid", "duplicate"))
-        for t in generate_account(dataset).truth.values()
+        for t in hubspot_truth.values()
         if t.in_marts
     ]
     assert bitrix24, "the demo runs with the Bitrix24 portal"
@@ -130,6 +135,24 @@ def test_private_buyers_are_most_leads_but_dealers_bring_the_revenue(
             assert _grand_total(con, segment, "revenue") == revenue, segment
         assert _grand_total(con, "dealer", "revenue") / total_revenue > Decimal("0.8")
         assert _grand_total(con, "private", "revenue") / total_revenue < Decimal("0.1")
+
+
+def test_hubspot_contacts_take_the_channel_of_their_original_source(
+    nightly: NightlyRuns, hubspot_truth: dict[str, AccountLeadTruth]
+) -> None:
+    """The account's contacts name campaigns of all three ad platforms (by id or by name)
+    in their source drill-downs, or came from organic search, email, referrals, organic
+    social, direct visits or the sales team."""
+    planted = {lead: t.channel for lead, t in hubspot_truth.items() if t.in_marts}
+    assert set(planted.values()) == {
+        "yandex_direct", "google_ads", "meta_ads",
+        "organic", "email", "referral", "social", "unattributed",
+    }  # fmt: skip
+    with duckdb.connect(str(nightly.warehouse), read_only=True) as con:
+        landed = con.execute(
+            "select lead_id, channel from marts.mart_leads where source = 'hubspot'"
+        ).fetchall()
+    assert dict(landed) == planted
 
 
 def _roubles(cost_micros: int, currency: str, day: str, rates: list[dict]) -> Decimal:

@@ -39,8 +39,8 @@ def test_contact_of_search_answer() -> None:
     assert row["archived_at"] is None
     assert row["properties"] == [
         {"name": "hs_analytics_source", "value": "PAID_SEARCH"},
-        {"name": "hs_analytics_source_data_1", "value": "yandex"},
-        {"name": "hs_analytics_source_data_2", "value": "brand_msk"},
+        {"name": "hs_analytics_source_data_1", "value": "brand_msk"},  # utm_campaign
+        {"name": "hs_analytics_source_data_2", "value": "детские площадки"},  # search term
     ]
 
 

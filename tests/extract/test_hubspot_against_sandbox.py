@@ -3,7 +3,7 @@ wire format): expected numbers come from the account the test builds, never from
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,14 @@ from extract_testkit import FakeClock, golden_json
 
 from extract.connection import SourceConnection
 from extract.http import HttpClient, Pacer, RetryPolicy
-from extract.hubspot import extract_hubspot, parse_contact, parse_pipeline, sweep_ids
+from extract.hubspot import (
+    SEARCH_PAGE_SIZE,
+    extract_hubspot,
+    parse_contact,
+    parse_pipeline,
+    search_modified,
+    sweep_ids,
+)
 from extract.landing import RawLanding
 from extract.schemas import SCHEMAS
 from sandbox import generate
@@ -160,20 +167,85 @@ def _crowded_account(n_contacts: int) -> Account:
     return account
 
 
-@pytest.mark.parametrize(("n_contacts", "cap"), [(130, 50), (10_050, 10_000)])
+@pytest.mark.parametrize(
+    ("n_contacts", "cap", "page_size"), [(130, 100, 50), (10_050, 10_000, SEARCH_PAGE_SIZE)]
+)
 def test_search_cap_with_more_records_than_the_cap_sharing_one_timestamp(
-    tmp_path: Path, n_contacts: int, cap: int
+    tmp_path: Path, n_contacts: int, cap: int, page_size: int
 ) -> None:
     account = _crowded_account(n_contacts)
     with start_hubspot(account, token=TOKEN, search_cap=cap, search_per_second=10_000) as srv:
         # A restart that does not advance would run forever: past far more searches than
         # the listing needs, empty the account, so such a client ends and fails below.
         srv.on_request(SEARCH_PATH, MAX_SEARCHES, account.contacts.clear)
-        landing, counts = _extract(srv.url, tmp_path, result_cap=cap)
+        landing, counts = _extract(srv.url, tmp_path, page_size=page_size)
     ids = [r["contact_id"] for r in _landed(landing, "contacts")]
-    assert len(ids) == len(set(ids))  # each once, though the cap forced restarts
+    assert len(ids) == len(set(ids))  # each once, though one time spans many pages
     assert set(ids) == set(range(1, n_contacts + 2))
     assert counts["contacts"] == n_contacts + 1
+
+
+def _spread_account(n_contacts: int) -> Account:
+    """`n_contacts` contacts modified a second apart, in id order."""
+    account = Account(pipelines=[PIPELINE])
+    for n in range(1, n_contacts + 1):
+        account.contacts[str(n)] = _contact(n, T0 + timedelta(seconds=n))
+    return account
+
+
+@pytest.mark.parametrize(
+    ("build", "n_contacts", "edited"),
+    [
+        pytest.param(_spread_account, 250, "1", id="distinct-times"),
+        # Stored in reverse id order: 450 comes first of the 450 sharing one time.
+        pytest.param(_crowded_account, 450, "450", id="one-time-over-pages"),
+    ],
+)
+def test_a_record_edited_between_pages_pushes_no_other_past_the_reader(
+    tmp_path: Path, build: Callable[[int], Account], n_contacts: int, edited: str
+) -> None:
+    """A contact of the first page is edited before the second page is asked for: its new
+    modified date is past the window, so it leaves the results and every later contact
+    moves up one place. Paging by offset then skips the contact that moved onto the first
+    page; restarting each page from the last (modified date, id) read skips none."""
+    account = build(n_contacts)
+    every_id = set(range(1, len(account.contacts) + 1))
+
+    def edit_past_the_window() -> None:
+        account.edit("contacts", edited, WINDOW[1] + timedelta(hours=1))
+
+    with start_hubspot(account, token=TOKEN, search_per_second=10_000) as srv:
+        srv.on_request(SEARCH_PATH, 2, edit_past_the_window)
+        landing, _ = _extract(srv.url, tmp_path)
+    ids = [r["contact_id"] for r in _landed(landing, "contacts")]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == every_id  # the edited one too: read on the first page
+
+
+def test_a_record_edited_to_a_later_time_in_the_window_lands_again(tmp_path: Path) -> None:
+    """Contact 200, the last of the first page, is edited to a later time still inside the
+    window before the second page: the restart at its old time must not take its new
+    version for the one already read."""
+    account = _spread_account(250)
+    later = T0 + timedelta(hours=1)
+    with start_hubspot(account, token=TOKEN, search_per_second=10_000) as srv:
+        srv.on_request(SEARCH_PATH, 2, lambda: account.edit("contacts", "200", later))
+        landing, _ = _extract(srv.url, tmp_path)
+    rows = _landed(landing, "contacts")
+    versions = sorted(r["updated_at"] for r in rows if r["contact_id"] == 200)
+    assert versions == [T0 + timedelta(seconds=200), later]
+    assert {r["contact_id"] for r in rows} == set(range(1, 251))
+
+
+def test_each_search_page_costs_one_request() -> None:
+    """450 contacts at distinct times in pages of 200: a restart at the last time read
+    re-reads the one contact at it, so three searches and no more (search is the scarce
+    budget: a few requests a second)."""
+    with start_hubspot(_spread_account(450), token=TOKEN, search_per_second=10_000) as srv:
+        pages = list(search_modified(_client(srv.url), "contacts", [], *WINDOW))
+        searches = srv.request_count
+    assert searches == 3
+    assert sorted(int(r["id"]) for page in pages for r in page.records) == list(range(1, 451))
 
 
 def test_rate_limit_429_without_retry_after_is_retried(tmp_path: Path) -> None:
@@ -268,6 +340,16 @@ def test_reference_account_lands_as_its_truth_says(tmp_path: Path) -> None:
     pairs = [(r["deal_id"], r["contact_id"]) for r in links]
     assert len(pairs) == len(set(pairs))  # each association once in a run
     assert any(sum(r["deal_id"] == d for r in links) > 1 for d in live_deals)  # shared deals
+    # The truth gives each deal to its earliest created contact, as METRICS.md does.
+    created = {r["contact_id"]: (r["created_at"], r["contact_id"]) for r in contacts}
+    owners: dict[int, int] = {}
+    for deal_id, contact_id in pairs:
+        if deal_id not in owners or created[contact_id] < created[owners[deal_id]]:
+            owners[deal_id] = contact_id
+    planted_owners = {
+        d: int(lead.removeprefix("hubspot:")) for lead, t in truth.items() for d in t.deal_ids
+    }
+    assert owners == planted_owners
     history_deals = {r["deal_id"] for r in _landed(landing, "stage_history")}
     assert history_deals == live_deals
 

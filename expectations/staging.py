@@ -4,20 +4,56 @@ intermediate), one lead / deal / stage event / ad cost per row.
 Every check reports scope `all`; a check that can point at a culprit adds one row per
 culprit (a source/channel, an unmapped status, an unmapped loss reason), at most
 `CULPRITS` of them, largest first.
+
+The checks name their intermediate models unqualified (the `INPUTS`): `read_inputs_once`
+points the gate's connection at their schema and reads each one that is a view into a
+temp table of the same name, which the search path finds first. A view of the whole
+lead or deal pipeline is then computed once per gate run rather than once per check.
 """
+
+import logging
+
+import duckdb
 
 from expectations.checks import Bound, Check, Layer, sql_measure
 
-LEADS = "intermediate.int_leads_enriched"
-QUALIFIED = "intermediate.int_leads_qualified"
-DEALS = "intermediate.int_deals_converted"
-STAGE_EVENTS = "intermediate.int_stage_events_mapped"
-AD_SPEND = "intermediate.int_ad_spend_converted"
+log = logging.getLogger(__name__)
+
+INPUT_SCHEMA = "intermediate"
+LEADS = "int_leads_enriched"
+QUALIFIED = "int_leads_qualified"
+DEALS = "int_deals_converted"
+STAGE_EVENTS = "int_stage_events_mapped"
+AD_SPEND = "int_ad_spend_converted"
+INPUTS = (LEADS, QUALIFIED, DEALS, STAGE_EVENTS, AD_SPEND)
 CULPRITS = 20
 SAMPLE_SIZE = 5
 
 LIVE_LEADS = f"(SELECT * FROM {LEADS} WHERE is_deleted IS NOT TRUE)"
 LIVE_DEALS = f"(SELECT * FROM {DEALS} WHERE is_deleted IS NOT TRUE)"
+
+
+def read_inputs_once(con: duckdb.DuckDBPyConnection) -> None:
+    """Resolve the checks' unqualified model names in INPUT_SCHEMA, and read each input that
+    is a view into a temp table of its name (allowed on a read-only connection). Tables
+    are read in place. An input that cannot be read is left as it is: the checks that read
+    it then fail, each with the error naming it."""
+    try:
+        con.execute(f"SET search_path = '{INPUT_SCHEMA}'")
+    except duckdb.Error as exc:
+        log.error("quality gate: no schema %s to check: %s", INPUT_SCHEMA, exc)
+        return
+    views = con.execute(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = ? AND table_type = 'VIEW' AND list_contains(?, table_name) "
+        "ORDER BY table_name",
+        [INPUT_SCHEMA, list(INPUTS)],
+    ).fetchall()
+    for (view,) in views:
+        try:
+            con.execute(f"CREATE TEMP TABLE {view} AS SELECT * FROM {INPUT_SCHEMA}.{view}")
+        except duckdb.Error as exc:
+            log.error("quality gate: cannot read %s.%s: %s", INPUT_SCHEMA, view, exc)
 
 
 def _sample(expression: str, relation: str, where: str) -> str:
@@ -330,7 +366,7 @@ CHECKS: tuple[Check, ...] = (
         name="unique_lead_id",
         layer=Layer.STAGING,
         bound=Bound.MAX,
-        description=f"rows beyond the first per lead_id in {LEADS}",
+        description=f"rows beyond the first per lead_id in {INPUT_SCHEMA}.{LEADS}",
         measure=sql_measure(
             f"""
             WITH repeated AS (

@@ -112,6 +112,7 @@ def test_planted_staging_problems_are_found_and_named(pipeline: Pipeline, datase
         "SELECT * REPLACE (999 AS campaign_id, 'planted' AS campaign_name, 100 AS cost) "
         "FROM staging.stg_yandex_direct__campaign_stats ORDER BY ALL LIMIT 1",
     )
+    pipeline.rebuild_intermediate()
 
     rows = gate_failure(pipeline, night_run_id(1))
 
@@ -122,7 +123,8 @@ def test_planted_staging_problems_are_found_and_named(pipeline: Pipeline, datase
     )
     assert ("created_at_not_null", "all") in failed
     assert rows[("created_at_not_null", "all")].details == f"sample=amocrm:{undated}"
-    # The marts were built before the planting: reconciliation catches the mismatch.
+    # The marts were built before the planting (only the intermediate models were rebuilt
+    # after it): reconciliation catches the mismatch.
     assert ("mart_reconciliation", "mart_unit_economics.spend") in failed
 
     future_dates = rows[("future_dates", "all")]
@@ -235,7 +237,7 @@ def test_a_run_that_landed_nothing_fails_the_raw_checks(pipeline: Pipeline) -> N
 
 
 def test_a_missing_model_fails_closed_naming_it(pipeline: Pipeline) -> None:
-    plant(pipeline, "DROP VIEW intermediate.int_leads_enriched")
+    plant(pipeline, "DROP TABLE intermediate.int_leads_enriched")
 
     with pytest.raises(QualityGateFailed) as failed:
         run_quality_gate(pipeline.paths.warehouse, night_run_id(1), raw_dir=pipeline.paths.raw_dir)

@@ -1,7 +1,11 @@
 {#- Every ad platform's spend rows, cost converted into the reporting currency at the
     rate of the report date. A cost without a rate keeps spend NULL for the quality gate
     to flag. A new platform adds its conformed model (the canonical ad_spend shape of
-    int_yandex_direct__ad_spend_conformed) to the list. -#}
+    int_yandex_direct__ad_spend_conformed) to the list. A table: spend is read by the
+    allocation, the spend reconciliation test and the quality gate, and a view would
+    convert every row again for each of them. -#}
+{{ config(materialized="table") }}
+
 {%- set conformed_models = [
     "int_yandex_direct__ad_spend_conformed",
     "int_google_ads__ad_spend_conformed",

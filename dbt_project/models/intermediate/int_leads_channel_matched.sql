@@ -23,15 +23,18 @@ campaigns as (
     from {{ ref("int_ad_spend_converted") }}
 ),
 
+{#- Two equality joins, not one join on "id = … or name = …": an OR condition cannot
+    be hashed and turns into a nested loop over leads × campaigns. -#}
 campaign_matches as (
-    select distinct
-        leads.lead_id,
-        campaigns.platform,
-        campaigns.campaign_id
+    select leads.lead_id, campaigns.platform, campaigns.campaign_id
     from leads
-    inner join campaigns
-        on leads.utm_campaign = campaigns.campaign_id
-        or lower(leads.utm_campaign) = campaigns.campaign_name
+    inner join campaigns on leads.utm_campaign = campaigns.campaign_id
+
+    union
+
+    select leads.lead_id, campaigns.platform, campaigns.campaign_id
+    from leads
+    inner join campaigns on lower(leads.utm_campaign) = campaigns.campaign_name
 ),
 
 matched_platform_counts as (

@@ -1,5 +1,9 @@
 {#- One row per lead of every source, deleted ones included (flagged), with the
     dimensions the marts group by: cohort month (reporting time zone), segment, channel. -#}
+{#- A table, not a view: the qualification, the outcomes, every mart, the cost allocations
+    and about fifteen quality-gate checks read it, and as a view each of them would run
+    the whole lead pipeline (conforming, channel matching, phones) again. -#}
+{{ config(materialized="table") }}
 with leads as (
     select * from {{ ref("int_leads_conformed") }}
 ),

@@ -639,8 +639,7 @@ def extract_amocrm(
         landing.flush()
         if client is None:
             http.close()
-    written_after = landing.written
-    return {e: written_after.get(e, 0) - written_before.get(e, 0) for e in ENTITIES}
+    return landing.written_since(written_before, ENTITIES)
 
 
 def sweep_lead_ids(

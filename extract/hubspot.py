@@ -655,8 +655,7 @@ def extract_hubspot(
         landing.flush()
         if client is None:
             http.close()
-    written_after = landing.written
-    return {e: written_after.get(e, 0) - written_before.get(e, 0) for e in ENTITIES}
+    return landing.written_since(written_before, ENTITIES)
 
 
 def sweep_ids(

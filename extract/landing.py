@@ -88,6 +88,10 @@ class RawLanding:
         """Rows written so far, per entity."""
         return dict(self._written)
 
+    def written_since(self, before: Mapping[str, int], entities: Iterable[str]) -> dict[str, int]:
+        """Rows written per entity since `before`, an earlier value of `written`."""
+        return {entity: self._written.get(entity, 0) - before.get(entity, 0) for entity in entities}
+
     @property
     def quarantined(self) -> dict[str, int]:
         """Records quarantined so far (flushed or still buffered), per entity."""
